@@ -1,0 +1,51 @@
+# Front door for building, running and testing.
+#
+# On machines without access to the V8 download, a prebuilt V8 library for
+# the pinned `v8` crate may sit in ../shared/v8; it is used when present.
+# Elsewhere the crate downloads its usual prebuilt library.
+
+SHARED_V8 := $(abspath $(CURDIR)/../shared/v8)
+ifneq ($(wildcard $(SHARED_V8)/src_binding_release_x86_64-unknown-linux-gnu.rs),)
+export RUSTY_V8_ARCHIVE ?= $(SHARED_V8)
+endif
+
+CARGO ?= cargo
+
+.PHONY: serve render build release test setup lint fmt bench clean
+
+## serve: run the HTTP render service on 127.0.0.1:3000 with the example app
+serve:
+	$(CARGO) run --release -p ssr-api --bin ssr-pool -- serve $(ARGS)
+
+## render: render the example app's main page to stdout
+render:
+	$(CARGO) run --release -p ssr-api --bin ssr-pool -- render $(ARGS)
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+release:
+	$(CARGO) build --release -p ssr-api
+
+## setup: install the npm packages the tests need and build the fixture bundles
+setup:
+	tests/setup.sh
+
+## test: the whole test suite (Rust and Node), as CI runs it
+test: setup
+	$(CARGO) test --workspace
+	$(MAKE) -C clients/node test 2>/dev/null || true
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## bench: pool vs plain Node renderToString on the same bundles
+bench: setup
+	$(CARGO) run --release -p loadtest -- $(ARGS)
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,380 @@
+//! One V8 isolate holding one evaluated bundle: created, used and dropped on
+//! its worker's thread. Nothing in here is `Send`; only owned data leaves.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bundles::Bundle;
+
+use crate::config::PoolConfig;
+use crate::error::{JsError, RenderError, StartError};
+use crate::exception::js_error;
+use crate::limits::{HeapGuard, Watchdog};
+use crate::runtime::{self, RuntimeState};
+use crate::script::{self, CacheOutcome};
+
+/// How a bundle was loaded into an isolate.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub cache: CacheOutcome,
+    /// Time to compile the bundle (with or without the code cache).
+    pub compile: Duration,
+    /// Time to run the bundle's top level.
+    pub evaluate: Duration,
+    /// Registered component names, sorted.
+    pub components: Vec<String>,
+}
+
+/// The result of JS execution that may have been cut short.
+enum Run<T> {
+    Done(T),
+    Failed(RenderError),
+    /// Execution was terminated (deadline or heap limit); the caller decides
+    /// which from the limits' state.
+    Terminated,
+}
+
+/// An isolate with the runtime and the bundle loaded, ready to render.
+pub(crate) struct RenderIsolate {
+    // Field order is drop order: handles into the isolate go first, then the
+    // isolate, then what its callbacks point at.
+    context: v8::Global<v8::Context>,
+    script: v8::Global<v8::UnboundScript>,
+    isolate: v8::OwnedIsolate,
+    watchdog: Watchdog,
+    heap: Arc<HeapGuard>,
+    heap_limit_mb: usize,
+    max_output_bytes: usize,
+    renders: u64,
+    /// Set when the isolate must not be used again (heap limit reached, or a
+    /// termination could not be cleaned up).
+    poisoned: bool,
+}
+
+impl RenderIsolate {
+    /// Creates the isolate, installs the runtime, compiles (consuming
+    /// `cached` when given) and evaluates the bundle.
+    pub fn new(
+        name: &str,
+        bundle: &Bundle,
+        config: &PoolConfig,
+        cached: Option<&[u8]>,
+    ) -> Result<(Self, LoadReport), StartError> {
+        let heap_bytes = config.heap_limit_mb << 20;
+        // The young generation is three semi-spaces: from, to, and new large
+        // objects.
+        let young_bytes = (config.semi_space_mb.max(1) << 20) * 3;
+        let params = v8::CreateParams::default()
+            .heap_limits(0, heap_bytes)
+            .set_max_young_generation_size_in_bytes(young_bytes);
+        let mut isolate = v8::Isolate::new(params);
+        isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
+        isolate.set_slot(RuntimeState::new());
+        let heap = HeapGuard::install(&mut isolate);
+        let watchdog = Watchdog::start(format!("{name}-watchdog"), isolate.thread_safe_handle())
+            .map_err(|e| StartError::Thread(e.to_string()))?;
+
+        let bundle_name = bundle.name().to_owned();
+        let mut this_watchdog = watchdog;
+        let (context, script, report) = {
+            v8::scope!(let hs, &mut isolate);
+            let context = v8::Context::new(hs, Default::default());
+            let scope = &mut v8::ContextScope::new(hs, context);
+            runtime::install(scope).map_err(|message| StartError::BundleThrew {
+                bundle: bundle_name.clone(),
+                error: JsError {
+                    name: "Error".into(),
+                    message: format!("runtime prelude failed: {message}"),
+                    stack: None,
+                },
+            })?;
+
+            v8::tc_scope!(let tc, scope);
+            let started = Instant::now();
+            let Some((unbound, cache)) = script::compile(tc, bundle, cached) else {
+                let error = tc
+                    .exception()
+                    .map(|e| js_error(tc, e))
+                    .unwrap_or_else(|| JsError {
+                        name: "Error".into(),
+                        message: "bundle could not be compiled".into(),
+                        stack: None,
+                    });
+                return Err(StartError::Syntax {
+                    bundle: bundle_name,
+                    error,
+                });
+            };
+            let compile = started.elapsed();
+
+            let started = Instant::now();
+            this_watchdog.arm(started + config.load_timeout);
+            let bound = unbound.bind_to_current_context(tc);
+            let result = bound.run(tc);
+            let timed_out = this_watchdog.disarm();
+            let evaluate = started.elapsed();
+            if result.is_none() {
+                if timed_out || tc.has_terminated() || heap.hit() {
+                    return Err(StartError::BundleTimeout {
+                        bundle: bundle_name,
+                        timeout: config.load_timeout,
+                    });
+                }
+                let error = tc
+                    .exception()
+                    .map(|e| js_error(tc, e))
+                    .unwrap_or_else(|| JsError {
+                        name: "Error".into(),
+                        message: "bundle failed to load".into(),
+                        stack: None,
+                    });
+                return Err(StartError::BundleThrew {
+                    bundle: bundle_name,
+                    error,
+                });
+            }
+            // Settle whatever the top level queued (e.g. registration after
+            // an `await`).
+            tc.perform_microtask_checkpoint();
+            let state = tc.get_slot_mut::<RuntimeState>().expect("runtime state");
+            state.timers.clear();
+            let mut components: Vec<String> = state.components.keys().cloned().collect();
+            components.sort();
+            if components.is_empty() {
+                return Err(StartError::NoComponents {
+                    bundle: bundle_name,
+                });
+            }
+            let report = LoadReport {
+                cache,
+                compile,
+                evaluate,
+                components,
+            };
+            (
+                v8::Global::new(tc, context),
+                v8::Global::new(tc, unbound),
+                report,
+            )
+        };
+        Ok((
+            Self {
+                context,
+                script,
+                isolate,
+                watchdog: this_watchdog,
+                heap,
+                heap_limit_mb: config.heap_limit_mb,
+                max_output_bytes: config.max_output_bytes,
+                renders: 0,
+                poisoned: false,
+            },
+            report,
+        ))
+    }
+
+    /// Renders `component` with `props_json`, bounded by `deadline`.
+    pub fn render(
+        &mut self,
+        component: &str,
+        props_json: &str,
+        timeout: Duration,
+    ) -> Result<String, RenderError> {
+        let deadline = Instant::now() + timeout;
+        self.renders += 1;
+        self.watchdog.arm(deadline);
+        let run = self.run_render(component, props_json, deadline);
+        let fired = self.watchdog.disarm();
+        let state = self
+            .isolate
+            .get_slot_mut::<RuntimeState>()
+            .expect("runtime state");
+        state.timers.clear();
+        state.current_component = None;
+
+        let terminated = matches!(run, Run::Terminated) || fired || self.heap.hit();
+        if terminated {
+            self.isolate.cancel_terminate_execution();
+        }
+        if self.heap.hit() {
+            self.poisoned = true;
+            return Err(RenderError::OutOfMemory {
+                limit_mb: self.heap_limit_mb,
+            });
+        }
+        if fired {
+            return Err(RenderError::Timeout(timeout));
+        }
+        match run {
+            Run::Done(html) => Ok(html),
+            Run::Failed(error) => Err(error),
+            // Terminated without the watchdog or the heap guard: only our own
+            // deadline check in the event loop does that.
+            Run::Terminated => Err(RenderError::Timeout(timeout)),
+        }
+    }
+
+    fn run_render(&mut self, component: &str, props_json: &str, deadline: Instant) -> Run<String> {
+        let max_output = self.max_output_bytes;
+        v8::scope!(let hs, &mut self.isolate);
+        let context = v8::Local::new(hs, &self.context);
+        let scope = &mut v8::ContextScope::new(hs, context);
+
+        let state = scope.get_slot_mut::<RuntimeState>().expect("runtime state");
+        let Some(entry) = state.components.get(component).cloned() else {
+            return Run::Failed(RenderError::UnknownComponent(component.to_owned()));
+        };
+        state.current_component = Some(component.to_owned());
+        let entry = v8::Local::new(scope, entry);
+
+        v8::tc_scope!(let tc, scope);
+        let Some(props_text) = v8::String::new(tc, props_json) else {
+            return Run::Failed(RenderError::InvalidProps("props are too large".into()));
+        };
+        let Some(props) = v8::json::parse(tc, props_text) else {
+            if tc.has_terminated() {
+                return Run::Terminated;
+            }
+            let message = tc
+                .exception()
+                .map(|e| js_error(tc, e).message)
+                .unwrap_or_default();
+            return Run::Failed(RenderError::InvalidProps(message));
+        };
+        let info = v8::Object::new(tc);
+        let key = v8::String::new(tc, "component").unwrap();
+        let value = v8::String::new(tc, component).unwrap();
+        info.set(tc, key.into(), value.into());
+
+        let recv = v8::undefined(tc).into();
+        let Some(result) = entry.call(tc, recv, &[props, info.into()]) else {
+            if tc.has_terminated() {
+                return Run::Terminated;
+            }
+            let error = match tc.exception() {
+                Some(e) => js_error(tc, e),
+                None => JsError {
+                    name: "Error".into(),
+                    message: "render failed without an exception".into(),
+                    stack: None,
+                },
+            };
+            return Run::Failed(RenderError::Js(error));
+        };
+        let value = match v8::Local::<v8::Promise>::try_from(result) {
+            Err(_) => result,
+            Ok(promise) => match settle(tc, promise, deadline) {
+                Run::Done(value) => value,
+                Run::Failed(e) => return Run::Failed(e),
+                Run::Terminated => return Run::Terminated,
+            },
+        };
+        let Ok(html) = v8::Local::<v8::String>::try_from(value) else {
+            let kind = value.type_of(tc).to_rust_string_lossy(tc);
+            return Run::Failed(RenderError::NotAString(kind));
+        };
+        // A UTF-16 unit is at most 3 UTF-8 bytes: only count when it matters.
+        if html.length().saturating_mul(3) > max_output {
+            let size = html.utf8_length(tc);
+            if size > max_output {
+                return Run::Failed(RenderError::OutputTooLarge {
+                    size,
+                    limit: max_output,
+                });
+            }
+        }
+        Run::Done(html.to_rust_string_lossy(tc))
+    }
+
+    /// True when the isolate should be replaced before the next render.
+    pub fn needs_replacement(&mut self, config: &PoolConfig) -> Option<&'static str> {
+        if self.poisoned || self.heap.hit() {
+            return Some("heap_limit");
+        }
+        if config.max_renders_per_isolate > 0 && self.renders >= config.max_renders_per_isolate {
+            return Some("max_renders");
+        }
+        let stats = self.isolate.get_heap_statistics();
+        let limit = (self.heap_limit_mb << 20) as f64;
+        if stats.used_heap_size() as f64 > limit * config.recycle_heap_fraction {
+            return Some("heap_high_water");
+        }
+        None
+    }
+
+    /// Bytes of JS heap in use.
+    pub fn heap_used(&mut self) -> usize {
+        self.isolate.get_heap_statistics().used_heap_size()
+    }
+
+    /// Serialises the compiled bundle, including every function compiled so
+    /// far (top level and warm-up renders), as V8 code cache.
+    pub fn create_code_cache(&mut self) -> Option<Vec<u8>> {
+        v8::scope!(let hs, &mut self.isolate);
+        let script = v8::Local::new(hs, &self.script);
+        script.create_code_cache().map(|data| data.to_vec())
+    }
+}
+
+/// Runs microtasks and timers until `promise` settles, the deadline passes,
+/// or nothing is left that could settle it.
+fn settle<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    promise: v8::Local<'s, v8::Promise>,
+    deadline: Instant,
+) -> Run<v8::Local<'s, v8::Value>> {
+    loop {
+        scope.perform_microtask_checkpoint();
+        if scope.is_execution_terminating() {
+            return Run::Terminated;
+        }
+        match promise.state() {
+            v8::PromiseState::Fulfilled => return Run::Done(promise.result(scope)),
+            v8::PromiseState::Rejected => {
+                let reason = promise.result(scope);
+                return Run::Failed(RenderError::Js(js_error(scope, reason)));
+            }
+            v8::PromiseState::Pending => {}
+        }
+        let state = scope.get_slot_mut::<RuntimeState>().expect("runtime state");
+        let Some((id, due, timer)) = state.timers.pop() else {
+            return Run::Failed(RenderError::NeverSettled);
+        };
+        if due >= deadline {
+            // The timer would fire after the deadline: waiting is pointless.
+            return Run::Terminated;
+        }
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        if let Some(every) = timer.repeat {
+            let again = runtime::Timer {
+                callback: timer.callback.clone(),
+                args: timer.args.clone(),
+                repeat: timer.repeat,
+            };
+            let state = scope.get_slot_mut::<RuntimeState>().expect("runtime state");
+            state.timers.insert(id, Instant::now() + every, again);
+        }
+        run_timer(scope, &timer);
+        if scope.is_execution_terminating() || Instant::now() >= deadline {
+            return Run::Terminated;
+        }
+    }
+}
+
+/// Calls a timer's callback. Like a browser, an exception in a timer is
+/// reported (to the log) and does not stop the event loop.
+fn run_timer(scope: &mut v8::PinScope, timer: &runtime::Timer) {
+    v8::tc_scope!(let tc, scope);
+    let callback = v8::Local::new(tc, &timer.callback);
+    let args: Vec<v8::Local<v8::Value>> = timer.args.iter().map(|a| v8::Local::new(tc, a)).collect();
+    let recv = v8::undefined(tc).into();
+    if callback.call(tc, recv, &args).is_none() && !tc.has_terminated() {
+        if let Some(exception) = tc.exception() {
+            let error = js_error(tc, exception);
+            tracing::warn!(target: "ssr::console", error = %error, "uncaught exception in a timer callback");
+        }
+    }
+}

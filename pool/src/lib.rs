@@ -1,0 +1,306 @@
+//! A pool of V8 isolates, one per worker thread, each holding one evaluated
+//! React server bundle. This is the only crate that names `v8::`; everything
+//! it hands out is owned and `Send`.
+//!
+//! ```text
+//! RenderPool::render(req) -> bounded queue -> idle worker thread
+//!   -> isolate: call the component's render(props) -> settle promises/timers
+//!   -> owned html / RenderError -> oneshot reply
+//! ```
+
+mod config;
+mod error;
+mod exception;
+mod isolate;
+mod limits;
+pub mod platform;
+mod observe;
+mod runtime;
+mod script;
+mod worker;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bundles::Bundle;
+use tokio::sync::{oneshot, watch};
+
+pub use config::PoolConfig;
+pub use error::{JsError, RenderError, StartError};
+pub use isolate::LoadReport;
+pub use observe::{CodeCacheStore, NoopObserver, PoolObserver};
+pub use script::CacheOutcome;
+pub use worker::PoolStatus;
+
+use worker::{Job, Shared};
+
+/// One render: a registered component and its props as JSON text.
+#[derive(Debug, Clone)]
+pub struct RenderRequest {
+    pub component: String,
+    /// The props as JSON text; parsed inside the isolate.
+    pub props: String,
+    /// A per-request deadline (clamped to the pool's maximum).
+    pub timeout: Option<Duration>,
+}
+
+impl RenderRequest {
+    pub fn new(component: impl Into<String>, props: impl Into<String>) -> Self {
+        Self {
+            component: component.into(),
+            props: props.into(),
+            timeout: None,
+        }
+    }
+}
+
+/// The HTML of a successful render and where the time went.
+#[derive(Debug, Clone)]
+pub struct RenderOutput {
+    pub html: String,
+    /// Time inside the isolate (including awaited promises and timers).
+    pub render_time: Duration,
+    /// Time the job waited for a free worker.
+    pub queue_time: Duration,
+    /// Which worker rendered it.
+    pub worker: usize,
+}
+
+/// A warm-up (or `warm` build step) render.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct Sample {
+    pub component: String,
+    /// Props as JSON text.
+    #[serde(with = "props_text")]
+    pub props: String,
+}
+
+mod props_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(props: &str, s: S) -> Result<S::Ok, S::Error> {
+        let value: serde_json::Value =
+            serde_json::from_str(props).map_err(serde::ser::Error::custom)?;
+        serde::Serialize::serialize(&value, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let value = Option::<serde_json::Value>::deserialize(d)?;
+        Ok(value.map_or_else(|| "{}".to_owned(), |v| v.to_string()))
+    }
+}
+
+/// Builds a [`RenderPool`].
+pub struct PoolBuilder {
+    bundle: Bundle,
+    config: PoolConfig,
+    samples: Vec<Sample>,
+    observer: Arc<dyn PoolObserver>,
+    code_cache: Option<Arc<dyn CodeCacheStore>>,
+    v8_flags: String,
+}
+
+impl PoolBuilder {
+    pub fn config(mut self, config: PoolConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Renders used to warm each isolate (default: every registered
+    /// component once with `{}` props, cycled).
+    pub fn samples(mut self, samples: Vec<Sample>) -> Self {
+        self.samples = samples;
+        self
+    }
+
+    pub fn observer(mut self, observer: Arc<dyn PoolObserver>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    pub fn code_cache(mut self, store: Arc<dyn CodeCacheStore>) -> Self {
+        self.code_cache = Some(store);
+        self
+    }
+
+    /// V8 flags for the process (only the first pool of a process sets them).
+    pub fn v8_flags(mut self, flags: impl Into<String>) -> Self {
+        self.v8_flags = flags.into();
+        self
+    }
+
+    /// Starts the worker threads. They load and warm their isolates in the
+    /// background; see [`RenderPool::wait_ready`].
+    pub fn start(self) -> Result<RenderPool, StartError> {
+        platform::init(&self.v8_flags);
+        let workers = self.config.worker_count();
+        if self.config.queue_capacity == 0 {
+            return Err(StartError::Config("queue_capacity must be at least 1".into()));
+        }
+        let (jobs_tx, jobs_rx) = async_channel::bounded(self.config.queue_capacity);
+        let (status_tx, status_rx) = watch::channel(PoolStatus::default());
+        let shared = Arc::new(Shared {
+            bundle: self.bundle,
+            config: self.config,
+            samples: self.samples,
+            observer: self.observer,
+            code_cache: self.code_cache,
+            v8_tag: platform::cached_data_version_tag(),
+            cache_produced: AtomicBool::new(false),
+            status: status_tx,
+        });
+        let mut threads = Vec::with_capacity(workers);
+        for id in 0..workers {
+            let shared = Arc::clone(&shared);
+            let jobs = jobs_rx.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("ssr-worker-{id}"))
+                // V8 sizes its JS stack limit from the thread's stack.
+                .stack_size(8 << 20)
+                .spawn(move || worker::run(id, shared, jobs))
+                .map_err(|e| StartError::Thread(e.to_string()));
+            match thread {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    jobs_tx.close();
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(RenderPool {
+            inner: Arc::new(Inner {
+                jobs: jobs_tx,
+                threads: Mutex::new(threads),
+                status: status_rx,
+                workers,
+                shared,
+            }),
+        })
+    }
+}
+
+struct Inner {
+    jobs: async_channel::Sender<Job>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    status: watch::Receiver<PoolStatus>,
+    workers: usize,
+    shared: Arc<Shared>,
+}
+
+impl Inner {
+    fn close_and_join(&self) {
+        self.jobs.close();
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.close_and_join();
+    }
+}
+
+/// A pool of warm isolates rendering one bundle. Cheap to clone; the
+/// threads stop when [`RenderPool::shutdown`] is called or the last clone
+/// is dropped.
+#[derive(Clone)]
+pub struct RenderPool {
+    inner: Arc<Inner>,
+}
+
+impl RenderPool {
+    pub fn builder(bundle: Bundle) -> PoolBuilder {
+        PoolBuilder {
+            bundle,
+            config: PoolConfig::default(),
+            samples: Vec::new(),
+            observer: Arc::new(NoopObserver),
+            code_cache: None,
+            v8_flags: platform::DEFAULT_V8_FLAGS.to_owned(),
+        }
+    }
+
+    /// Renders on the next idle worker. Refuses at once with `Overloaded`
+    /// when the queue is full. Dropping the future cancels a queued job.
+    pub async fn render(&self, request: RenderRequest) -> Result<RenderOutput, RenderError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            request,
+            enqueued: Instant::now(),
+            reply,
+        };
+        match self.inner.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(async_channel::TrySendError::Full(_)) => {
+                return Err(RenderError::Overloaded {
+                    capacity: self.inner.shared.config.queue_capacity,
+                })
+            }
+            Err(async_channel::TrySendError::Closed(_)) => return Err(RenderError::ShuttingDown),
+        }
+        answer.await.unwrap_or(Err(RenderError::WorkerLost))
+    }
+
+    /// Waits until every worker is warm, or fails with the reason the bundle
+    /// cannot be loaded.
+    pub async fn wait_ready(&self) -> Result<(), StartError> {
+        let mut status = self.inner.status.clone();
+        let workers = self.inner.workers;
+        let status = status
+            .wait_for(|s| s.failed.is_some() || s.ready >= workers)
+            .await
+            .map_err(|_| StartError::Thread("workers stopped".into()))?;
+        match &status.failed {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// A snapshot of readiness and the first load report.
+    pub fn status(&self) -> PoolStatus {
+        self.inner.status.borrow().clone()
+    }
+
+    /// True when every worker is warm.
+    pub fn is_ready(&self) -> bool {
+        self.inner.status.borrow().ready >= self.inner.workers
+    }
+
+    pub fn workers(&self) -> usize {
+        self.inner.workers
+    }
+
+    /// Jobs waiting for a worker.
+    pub fn queue_depth(&self) -> usize {
+        self.inner.jobs.len()
+    }
+
+    pub fn config(&self) -> &PoolConfig {
+        &self.inner.shared.config
+    }
+
+    pub fn bundle(&self) -> &Bundle {
+        &self.inner.shared.bundle
+    }
+
+    /// Stops taking jobs, lets the workers finish what is queued, and joins
+    /// their threads (each isolate is dropped on its own thread).
+    pub async fn shutdown(&self) {
+        self.inner.jobs.close();
+        let inner = Arc::clone(&self.inner);
+        let _ = tokio::task::spawn_blocking(move || inner.close_and_join()).await;
+    }
+
+    /// Blocking variant of [`RenderPool::shutdown`] for non-async callers.
+    pub fn shutdown_blocking(&self) {
+        self.inner.close_and_join();
+    }
+}

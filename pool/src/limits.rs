@@ -1,0 +1,142 @@
+//! Hard limits on a running isolate: the render deadline (a watchdog thread
+//! that terminates execution through the `IsolateHandle`) and the heap limit
+//! (V8's near-heap-limit callback).
+
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+#[derive(Default)]
+struct WatchState {
+    /// The armed deadline and its generation.
+    armed: Option<(u64, Instant)>,
+    /// The generation the watchdog terminated, if any.
+    fired: Option<u64>,
+    stop: bool,
+}
+
+/// One watchdog thread per worker. `arm` before running JS, `disarm` after;
+/// if the deadline passes in between, the watchdog terminates the isolate's
+/// execution and `disarm` reports it.
+pub(crate) struct Watchdog {
+    shared: Arc<(Mutex<WatchState>, Condvar)>,
+    generation: u64,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watchdog {
+    pub fn start(name: String, handle: v8::IsolateHandle) -> std::io::Result<Self> {
+        let shared = Arc::new((Mutex::new(WatchState::default()), Condvar::new()));
+        let theirs = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name(name)
+            .stack_size(64 * 1024)
+            .spawn(move || watch(&theirs, &handle))?;
+        Ok(Self {
+            shared,
+            generation: 0,
+            thread: Some(thread),
+        })
+    }
+
+    /// Arms the watchdog for `deadline`.
+    pub fn arm(&mut self, deadline: Instant) {
+        self.generation += 1;
+        let (lock, cvar) = &*self.shared;
+        let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+        state.armed = Some((self.generation, deadline));
+        state.fired = None;
+        cvar.notify_one();
+    }
+
+    /// Disarms the watchdog; true when it fired for the current arming.
+    pub fn disarm(&mut self) -> bool {
+        let (lock, _) = &*self.shared;
+        let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+        state.armed = None;
+        state.fired.take() == Some(self.generation)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        {
+            let (lock, cvar) = &*self.shared;
+            let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+            state.stop = true;
+            cvar.notify_one();
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn watch(shared: &(Mutex<WatchState>, Condvar), handle: &v8::IsolateHandle) {
+    let (lock, cvar) = shared;
+    let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if state.stop {
+            return;
+        }
+        match state.armed {
+            None => state = cvar.wait(state).unwrap_or_else(|e| e.into_inner()),
+            Some((generation, deadline)) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    // Under the lock, so `disarm` sees either "not fired" (and
+                    // the render ended in time) or "fired" (and must cancel
+                    // the termination).
+                    handle.terminate_execution();
+                    state.fired = Some(generation);
+                    state.armed = None;
+                } else {
+                    state = cvar
+                        .wait_timeout(state, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+}
+
+/// What the near-heap-limit callback needs; boxed so its address is stable
+/// for the lifetime of the isolate.
+pub(crate) struct HeapGuard {
+    handle: v8::IsolateHandle,
+    hit: AtomicBool,
+}
+
+impl HeapGuard {
+    /// Registers the near-heap-limit callback on `isolate`. The returned box
+    /// must outlive the isolate (the worker drops the isolate first).
+    pub fn install(isolate: &mut v8::Isolate) -> Arc<HeapGuard> {
+        let guard = Arc::new(HeapGuard {
+            handle: isolate.thread_safe_handle(),
+            hit: AtomicBool::new(false),
+        });
+        let data = Arc::as_ptr(&guard) as *mut c_void;
+        isolate.add_near_heap_limit_callback(near_heap_limit, data);
+        guard
+    }
+
+    /// True once the heap limit was reached; the isolate must be replaced.
+    pub fn hit(&self) -> bool {
+        self.hit.load(Ordering::Acquire)
+    }
+}
+
+/// Terminates the running script and grants V8 some room to unwind, so the
+/// process does not abort. The worker then replaces the isolate.
+extern "C" fn near_heap_limit(data: *mut c_void, current: usize, _initial: usize) -> usize {
+    // SAFETY: `data` is the `Arc<HeapGuard>` pointer registered in
+    // `install`; the worker keeps that Arc alive until after the isolate is
+    // dropped, and the callback runs on the isolate's own thread.
+    let guard = unsafe { &*(data as *const HeapGuard) };
+    guard.hit.store(true, Ordering::Release);
+    guard.handle.terminate_execution();
+    current + (current / 4).max(16 << 20)
+}

@@ -1,0 +1,40 @@
+//! Hooks through which the pool reports what it does. The pool knows no
+//! metrics library; the server implements these and exports them.
+
+use std::time::Duration;
+
+use bundles::ContentHash;
+
+use crate::script::CacheOutcome;
+
+/// Receives events from the pool's workers. Every method has a no-op
+/// default, and all are called from worker threads, so keep them cheap.
+pub trait PoolObserver: Send + Sync + 'static {
+    /// A render finished (`outcome` is "ok" or a [`crate::RenderError::code`]).
+    fn render_finished(&self, _worker: usize, _outcome: &'static str, _render_time: Duration) {}
+    /// A worker took a job (`busy`) or finished it.
+    fn worker_busy(&self, _worker: usize, _busy: bool) {}
+    /// A worker compiled the bundle.
+    fn bundle_compiled(&self, _worker: usize, _outcome: CacheOutcome, _compile: Duration) {}
+    /// A worker replaced its isolate.
+    fn isolate_replaced(&self, _worker: usize, _reason: &'static str) {}
+    /// Heap in use after a render.
+    fn heap_used(&self, _worker: usize, _bytes: usize) {}
+    /// A worker became ready (warm) or stopped being ready.
+    fn worker_ready(&self, _worker: usize, _ready: bool) {}
+}
+
+/// An observer that ignores everything.
+pub struct NoopObserver;
+impl PoolObserver for NoopObserver {}
+
+/// Where workers get and put V8 code cache for a bundle. The pool never does
+/// file I/O itself; the server plugs its content-addressed cache in here.
+pub trait CodeCacheStore: Send + Sync + 'static {
+    /// Cached data for `bundle` compiled by V8 with `v8_tag`, if any.
+    fn load(&self, bundle: &ContentHash, v8_tag: u32) -> Option<Vec<u8>>;
+    /// New cached data for `bundle`, produced after warm-up.
+    fn store(&self, bundle: &ContentHash, v8_tag: u32, bytes: Vec<u8>);
+    /// V8 rejected the data `load` returned; drop it.
+    fn reject(&self, _bundle: &ContentHash, _v8_tag: u32) {}
+}

@@ -1,0 +1,146 @@
+// The render runtime's JavaScript surface: the Web APIs react-dom/server
+// needs, built on natives the worker provides. Evaluated once per context,
+// before the bundle. `natives` is never reachable from bundle code.
+(function (natives) {
+  "use strict";
+  const global = globalThis;
+  const define = (obj, name, value) =>
+    Object.defineProperty(obj, name, { value, writable: true, configurable: true, enumerable: false });
+
+  // console -> the service log, tagged with the component being rendered.
+  const levels = { debug: 0, log: 1, info: 1, warn: 2, error: 3, trace: 0 };
+  const describe = (value) => {
+    if (typeof value === "string") return value;
+    if (value instanceof Error) return value.stack || String(value);
+    try {
+      const json = JSON.stringify(value);
+      return json === undefined ? String(value) : json;
+    } catch (_) {
+      try { return String(value); } catch (_) { return "[unprintable]"; }
+    }
+  };
+  const console = {};
+  for (const name of Object.keys(levels)) {
+    const level = levels[name];
+    define(console, name, function (...args) {
+      let text = "";
+      for (let i = 0; i < args.length; i++) text += (i ? " " : "") + describe(args[i]);
+      natives.log(level, text);
+    });
+  }
+  for (const name of ["table", "dir", "group", "groupEnd", "time", "timeEnd", "assert", "count"]) {
+    define(console, name, function () {});
+  }
+  define(global, "console", console);
+
+  // Timers. The worker runs them while a render's promise is pending and
+  // drops whatever is left when the render ends.
+  define(global, "setTimeout", function setTimeout(callback, delay, ...args) {
+    return natives.setTimer(callback, +delay || 0, false, args);
+  });
+  define(global, "setInterval", function setInterval(callback, delay, ...args) {
+    return natives.setTimer(callback, +delay || 0, true, args);
+  });
+  define(global, "clearTimeout", function clearTimeout(id) { natives.clearTimer(+id || 0); });
+  define(global, "clearInterval", function clearInterval(id) { natives.clearTimer(+id || 0); });
+  define(global, "queueMicrotask", function queueMicrotask(callback) {
+    if (typeof callback !== "function") throw new TypeError("queueMicrotask: callback is not a function");
+    natives.queueMicrotask(callback);
+  });
+
+  // performance.now(): milliseconds since the isolate started.
+  define(global, "performance", Object.freeze({ now: natives.now, timeOrigin: natives.timeOrigin }));
+
+  // TextEncoder / TextDecoder (UTF-8 only, as the Encoding Standard's
+  // encoder is).
+  class TextEncoder {
+    get encoding() { return "utf-8"; }
+    encode(input = "") { return natives.encode(String(input)); }
+    encodeInto(source, destination) {
+      if (!(destination instanceof Uint8Array)) throw new TypeError("encodeInto: destination must be a Uint8Array");
+      const [read, written] = natives.encodeInto(String(source), destination);
+      return { read, written };
+    }
+  }
+  class TextDecoder {
+    #fatal; #ignoreBOM;
+    constructor(label = "utf-8", options = {}) {
+      const name = String(label).trim().toLowerCase();
+      if (name !== "utf-8" && name !== "utf8" && name !== "unicode-1-1-utf-8") {
+        throw new RangeError(`TextDecoder: encoding "${label}" is not supported`);
+      }
+      this.#fatal = !!(options && options.fatal);
+      this.#ignoreBOM = !!(options && options.ignoreBOM);
+    }
+    get encoding() { return "utf-8"; }
+    get fatal() { return this.#fatal; }
+    get ignoreBOM() { return this.#ignoreBOM; }
+    decode(input, options) {
+      if (input === undefined) return "";
+      let view;
+      if (input instanceof ArrayBuffer) view = new Uint8Array(input);
+      else if (ArrayBuffer.isView(input)) view = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+      else throw new TypeError("TextDecoder.decode: input must be an ArrayBuffer or a view of one");
+      return natives.decode(view, this.#fatal, this.#ignoreBOM);
+    }
+  }
+  define(global, "TextEncoder", TextEncoder);
+  define(global, "TextDecoder", TextDecoder);
+  define(global, "self", global);
+
+  // Number.prototype.toLocaleString is specified as formatting with
+  // `new Intl.NumberFormat(locales, options)`. This V8 builds a new ICU
+  // formatter on every call; keeping one formatter per (locales, options)
+  // gives the same output at a fraction of the cost.
+  const nativeToLocaleString = Number.prototype.toLocaleString;
+  const NumberFormat = Intl.NumberFormat;
+  const format = Object.getOwnPropertyDescriptor(NumberFormat.prototype, "format").get;
+  const formatters = new Map();
+  const MAX_FORMATTERS = 256;
+  const keyOf = (locales, options) => {
+    let key;
+    if (locales === undefined) key = "";
+    else if (typeof locales === "string") key = locales;
+    else return null;
+    if (options === undefined) return key;
+    if (options === null || typeof options !== "object" || Object.getPrototypeOf(options) !== Object.prototype) return null;
+    // Only plain data options: anything with getters or odd values takes the
+    // specified slow path so its side effects happen as specified.
+    const names = Object.keys(options);
+    let suffix = "";
+    for (let i = 0; i < names.length; i++) {
+      const d = Object.getOwnPropertyDescriptor(options, names[i]);
+      if (!("value" in d)) return null;
+      const v = d.value;
+      const t = typeof v;
+      if (t !== "string" && t !== "number" && t !== "boolean" && v !== undefined) return null;
+      suffix += "\u0000" + names[i] + "\u0001" + t + ":" + String(v);
+    }
+    return key + suffix;
+  };
+  define(Number.prototype, "toLocaleString", {
+    toLocaleString(locales, options) {
+      const x = typeof this === "number" ? this : (this instanceof Number ? this.valueOf() : null);
+      if (x === null) return Reflect.apply(nativeToLocaleString, this, arguments);
+      const key = keyOf(locales, options);
+      if (key === null) return Reflect.apply(nativeToLocaleString, x, arguments);
+      let bound = formatters.get(key);
+      if (bound === undefined) {
+        bound = Reflect.apply(format, new NumberFormat(locales, options), []);
+        if (formatters.size >= MAX_FORMATTERS) formatters.clear();
+        formatters.set(key, bound);
+      }
+      return bound(x);
+    },
+  }.toLocaleString);
+
+  // The bundle contract: SsrPool.register(name, render).
+  const SsrPool = Object.freeze({
+    register(name, render) {
+      if (typeof name !== "string" || name === "") throw new TypeError("SsrPool.register: name must be a non-empty string");
+      if (typeof render !== "function") throw new TypeError(`SsrPool.register: render for "${name}" must be a function`);
+      natives.register(name, render);
+    },
+  });
+  define(global, "SsrPool", SsrPool);
+})

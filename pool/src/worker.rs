@@ -1,0 +1,245 @@
+//! A worker thread: owns one isolate at a time, takes jobs from the shared
+//! queue, and replaces its isolate when it is poisoned or worn out.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bundles::Bundle;
+use tokio::sync::{oneshot, watch};
+
+use crate::config::PoolConfig;
+use crate::error::{RenderError, StartError};
+use crate::isolate::{LoadReport, RenderIsolate};
+use crate::observe::{CodeCacheStore, PoolObserver};
+use crate::script::CacheOutcome;
+use crate::{RenderOutput, RenderRequest, Sample};
+
+/// A render job on its way to a worker.
+pub(crate) struct Job {
+    pub request: RenderRequest,
+    pub enqueued: Instant,
+    pub reply: oneshot::Sender<Result<RenderOutput, RenderError>>,
+}
+
+/// What the pool's workers share.
+pub(crate) struct Shared {
+    pub bundle: Bundle,
+    pub config: PoolConfig,
+    pub samples: Vec<Sample>,
+    pub observer: Arc<dyn PoolObserver>,
+    pub code_cache: Option<Arc<dyn CodeCacheStore>>,
+    pub v8_tag: u32,
+    /// Set once a worker has produced the code cache for this bundle.
+    pub cache_produced: AtomicBool,
+    pub status: watch::Sender<PoolStatus>,
+}
+
+/// The pool's readiness as the workers report it.
+#[derive(Debug, Clone, Default)]
+pub struct PoolStatus {
+    /// Workers that are warm and taking jobs.
+    pub ready: usize,
+    /// Set when the bundle cannot be loaded at all.
+    pub failed: Option<StartError>,
+    /// The first load report (components, cache outcome, timings).
+    pub first_load: Option<LoadReport>,
+    /// Isolates replaced since start.
+    pub replaced: u64,
+}
+
+pub(crate) fn run(id: usize, shared: Arc<Shared>, jobs: async_channel::Receiver<Job>) {
+    let name = format!("ssr-worker-{id}");
+    let mut first = true;
+    loop {
+        let Some(mut isolate) = start_isolate(id, &name, &shared, first) else {
+            return;
+        };
+        first = false;
+        shared.observer.worker_ready(id, true);
+        shared.status.send_modify(|s| s.ready += 1);
+
+        let reason = serve(id, &shared, &jobs, &mut isolate);
+        shared.observer.worker_ready(id, false);
+        shared.status.send_modify(|s| s.ready -= 1);
+        drop(isolate);
+        match reason {
+            None => return,
+            Some(reason) => {
+                tracing::info!(worker = id, reason, "replacing isolate");
+                shared.observer.isolate_replaced(id, reason);
+                shared.status.send_modify(|s| s.replaced += 1);
+            }
+        }
+    }
+}
+
+/// Takes jobs until the queue closes (None) or the isolate must be replaced
+/// (Some(reason)).
+fn serve(
+    id: usize,
+    shared: &Shared,
+    jobs: &async_channel::Receiver<Job>,
+    isolate: &mut RenderIsolate,
+) -> Option<&'static str> {
+    let config = &shared.config;
+    let mut since_check = 0u32;
+    while let Ok(job) = jobs.recv_blocking() {
+        if job.reply.is_closed() {
+            // The caller went away while the job was queued.
+            shared.observer.render_finished(id, "cancelled", Duration::ZERO);
+            continue;
+        }
+        let queued = job.enqueued.elapsed();
+        if queued > config.queue_timeout {
+            let error = RenderError::QueueTimeout(queued);
+            shared.observer.render_finished(id, error.code(), Duration::ZERO);
+            let _ = job.reply.send(Err(error));
+            continue;
+        }
+        shared.observer.worker_busy(id, true);
+        let timeout = config.deadline_for(job.request.timeout);
+        let started = Instant::now();
+        let result = isolate.render(&job.request.component, &job.request.props, timeout);
+        let render_time = started.elapsed();
+        shared.observer.worker_busy(id, false);
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        shared.observer.render_finished(id, outcome, render_time);
+        let _ = job.reply.send(result.map(|html| RenderOutput {
+            html,
+            render_time,
+            queue_time: queued,
+            worker: id,
+        }));
+
+        since_check += 1;
+        let failed = outcome != "ok";
+        if failed || since_check >= 16 {
+            since_check = 0;
+            shared.observer.heap_used(id, isolate.heap_used());
+            if let Some(reason) = isolate.needs_replacement(config) {
+                return Some(reason);
+            }
+        }
+    }
+    None
+}
+
+/// Creates, loads and warms an isolate. On the first start a load failure is
+/// reported to the pool and ends the worker; later (replacement) failures are
+/// retried, since the same bundle loaded before.
+fn start_isolate(id: usize, name: &str, shared: &Shared, first: bool) -> Option<RenderIsolate> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match load(id, name, shared) {
+            Ok(isolate) => return Some(isolate),
+            Err(error) if first => {
+                tracing::error!(worker = id, %error, "cannot load bundle");
+                shared.status.send_modify(|s| {
+                    s.failed.get_or_insert(error);
+                });
+                return None;
+            }
+            Err(error) => {
+                tracing::error!(worker = id, %error, "cannot replace isolate; retrying");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+fn load(id: usize, name: &str, shared: &Shared) -> Result<RenderIsolate, StartError> {
+    let cached = shared
+        .code_cache
+        .as_ref()
+        .and_then(|store| store.load(&shared.bundle.hash(), shared.v8_tag));
+    let (mut isolate, report) =
+        RenderIsolate::new(name, &shared.bundle, &shared.config, cached.as_deref())?;
+    shared
+        .observer
+        .bundle_compiled(id, report.cache, report.compile);
+    tracing::debug!(
+        worker = id,
+        cache = report.cache.as_str(),
+        compile_ms = report.compile.as_secs_f64() * 1e3,
+        evaluate_ms = report.evaluate.as_secs_f64() * 1e3,
+        "bundle loaded"
+    );
+    if report.cache == CacheOutcome::Rejected {
+        if let Some(store) = &shared.code_cache {
+            store.reject(&shared.bundle.hash(), shared.v8_tag);
+        }
+    }
+    warm_up(id, shared, &mut isolate, &report);
+
+    if report.cache != CacheOutcome::Hit {
+        if let Some(store) = &shared.code_cache {
+            if !shared.cache_produced.swap(true, Ordering::AcqRel) {
+                match isolate.create_code_cache() {
+                    Some(bytes) => store.store(&shared.bundle.hash(), shared.v8_tag, bytes),
+                    None => tracing::warn!(worker = id, "V8 produced no code cache"),
+                }
+            }
+        }
+    }
+    shared.status.send_modify(|s| {
+        s.first_load.get_or_insert(report);
+    });
+    Ok(isolate)
+}
+
+/// Runs the warm-up renders so the hot functions are compiled (and land in
+/// the code cache) before real requests arrive.
+fn warm_up(id: usize, shared: &Shared, isolate: &mut RenderIsolate, report: &LoadReport) {
+    let count = shared.config.warmup_renders;
+    if count == 0 {
+        return;
+    }
+    let defaults: Vec<Sample>;
+    let samples = if shared.samples.is_empty() {
+        defaults = report
+            .components
+            .iter()
+            .map(|c| Sample {
+                component: c.clone(),
+                props: "{}".into(),
+            })
+            .collect();
+        &defaults
+    } else {
+        &shared.samples
+    };
+    let started = Instant::now();
+    // A sample that fails once is dropped: warm-up must not spend its time
+    // on errors (or on a hostile sample's deadline, over and over).
+    let mut failed = vec![false; samples.len()];
+    let mut failures = 0usize;
+    for i in 0..count {
+        let k = i % samples.len();
+        if failed[k] {
+            if failures == samples.len() {
+                break;
+            }
+            continue;
+        }
+        let sample = &samples[k];
+        if let Err(error) =
+            isolate.render(&sample.component, &sample.props, shared.config.render_timeout)
+        {
+            tracing::debug!(worker = id, component = %sample.component, %error, "warm-up render failed");
+            failed[k] = true;
+            failures += 1;
+        }
+    }
+    tracing::debug!(
+        worker = id,
+        renders = count,
+        failures,
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "warm-up done"
+    );
+}

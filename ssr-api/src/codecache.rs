@@ -1,0 +1,57 @@
+//! The pool's code-cache hook backed by the content-addressed disk cache.
+
+use std::path::Path;
+
+use bundles::ContentHash;
+use cache::{CacheKey, CacheOptions, CodeCache, Tier};
+
+/// Stores V8 code cache per (bundle hash, V8 version, cached-data tag,
+/// flags) in a [`CodeCache`] directory.
+pub struct DiskCodeCache {
+    cache: CodeCache,
+    engine: String,
+}
+
+impl DiskCodeCache {
+    pub fn open(dir: &Path, v8_version: &str, v8_flags: &str) -> Result<Self, cache::CacheError> {
+        Ok(Self {
+            cache: CodeCache::open(dir, CacheOptions::default())?,
+            engine: format!("v8 {v8_version} flags [{}]", v8_flags.trim()),
+        })
+    }
+
+    /// The key of `bundle`'s code cache under this engine and `v8_tag`.
+    pub fn key(&self, bundle: &ContentHash, v8_tag: u32) -> CacheKey {
+        CacheKey::new(*bundle, &format!("{} tag {v8_tag:08x}", self.engine))
+    }
+
+    pub fn cache(&self) -> &CodeCache {
+        &self.cache
+    }
+}
+
+impl pool::CodeCacheStore for DiskCodeCache {
+    fn load(&self, bundle: &ContentHash, v8_tag: u32) -> Option<Vec<u8>> {
+        let key = self.key(bundle, v8_tag);
+        let (bytes, tier) = self.cache.get(&key)?;
+        if tier == Tier::Disk {
+            tracing::info!(key = %key, bytes = bytes.len(), "code cache loaded from disk");
+        }
+        Some(bytes.as_ref().clone())
+    }
+
+    fn store(&self, bundle: &ContentHash, v8_tag: u32, bytes: Vec<u8>) {
+        let key = self.key(bundle, v8_tag);
+        let len = bytes.len();
+        match self.cache.put(&key, bytes) {
+            Ok(path) => tracing::info!(key = %key, bytes = len, path = %path.display(), "code cache written"),
+            Err(error) => tracing::warn!(key = %key, %error, "cannot write code cache; continuing without it"),
+        }
+    }
+
+    fn reject(&self, bundle: &ContentHash, v8_tag: u32) {
+        let key = self.key(bundle, v8_tag);
+        tracing::warn!(key = %key, "V8 rejected the cached code; it will be replaced");
+        self.cache.remove(&key);
+    }
+}

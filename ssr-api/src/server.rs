@@ -1,0 +1,1 @@
+pub fn run(_p: crate::settings::PoolArgs, _h: crate::settings::HttpArgs) -> Result<(), String> { Err("todo".into()) }
