@@ -34,7 +34,6 @@ setup:
 ## test: the whole test suite (Rust and Node), as CI runs it
 test: setup
 	$(CARGO) test --workspace
-	$(MAKE) -C clients/node test 2>/dev/null || true
 
 lint:
 	$(CARGO) fmt --all -- --check
