@@ -126,6 +126,7 @@ pub fn load_samples(args: &PoolArgs) -> Result<Vec<Sample>, String> {
 pub fn build_pool(
     args: &PoolArgs,
     observer: Arc<dyn PoolObserver>,
+    write_cache: bool,
 ) -> Result<RenderPool, String> {
     let bundle = load_bundle(args)?;
     let samples = load_samples(args)?;
@@ -137,6 +138,7 @@ pub fn build_pool(
     if let Some(dir) = args.cache_dir() {
         let store = crate::codecache::DiskCodeCache::open(&dir, pool::platform::v8_version(), &args.v8_flags())
             .map_err(|e| format!("cannot use cache directory {}: {e}", dir.display()))?;
+        let store = if write_cache { store } else { store.read_only() };
         builder = builder.code_cache(Arc::new(store));
     }
     builder.start().map_err(|e| e.to_string())
@@ -175,7 +177,7 @@ async fn render(
     // One render needs one isolate and little warm-up.
     args.workers.get_or_insert(1);
     args.warmup_renders.get_or_insert(0);
-    let pool = build_pool(&args, Arc::new(pool::NoopObserver))?;
+    let pool = build_pool(&args, Arc::new(pool::NoopObserver), false)?;
     pool.wait_ready().await.map_err(|e| e.to_string())?;
     let result = pool.render(RenderRequest::new(component, props)).await;
     pool.shutdown().await;

@@ -10,6 +10,7 @@ use cache::{CacheKey, CacheOptions, CodeCache, Tier};
 pub struct DiskCodeCache {
     cache: CodeCache,
     engine: String,
+    read_only: bool,
 }
 
 impl DiskCodeCache {
@@ -17,7 +18,15 @@ impl DiskCodeCache {
         Ok(Self {
             cache: CodeCache::open(dir, CacheOptions::default())?,
             engine: format!("v8 {v8_version} flags [{}]", v8_flags.trim()),
+            read_only: false,
         })
+    }
+
+    /// Uses the cache without writing to it (one-off renders, whose
+    /// isolates are not warmed up, would store a thin cache).
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
     }
 
     /// The key of `bundle`'s code cache under this engine and `v8_tag`.
@@ -41,6 +50,9 @@ impl pool::CodeCacheStore for DiskCodeCache {
     }
 
     fn store(&self, bundle: &ContentHash, v8_tag: u32, bytes: Vec<u8>) {
+        if self.read_only {
+            return;
+        }
         let key = self.key(bundle, v8_tag);
         let len = bytes.len();
         match self.cache.put(&key, bytes) {

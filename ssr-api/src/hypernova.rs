@@ -1,0 +1,225 @@
+//! The Hypernova batch protocol (`POST /batch`), as airbnb/hypernova's
+//! server speaks it, so its clients work unchanged.
+//!
+//! Request: an object (or array) of token -> `{name, data, metadata?}`.
+//! Response: HTTP 200 with `{success, error, results}`; each result is
+//! `{name, html, meta, duration, statusCode, success, error}`. Jobs render
+//! concurrently; results list tokens in the order a JavaScript object would
+//! (array-index keys ascending, then the other keys in request order),
+//! which is the order the reference server's JSON has.
+
+use std::time::Instant;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use pool::{RenderError, RenderPool, RenderRequest};
+
+/// One job's fields; anything else in the job is ignored.
+#[derive(Deserialize)]
+struct JobFields {
+    name: Option<Value>,
+    data: Option<Box<RawValue>>,
+}
+
+#[derive(Serialize)]
+pub struct BatchResponse {
+    pub success: bool,
+    pub error: Option<Value>,
+    pub results: IndexMap<String, JobResult>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobResult {
+    pub name: Value,
+    pub html: Option<String>,
+    pub meta: serde_json::Map<String, Value>,
+    pub duration: f64,
+    pub status_code: u16,
+    pub success: bool,
+    pub error: Option<JobError>,
+}
+
+/// An error as the reference server serialises it (`stack` split into lines).
+#[derive(Serialize)]
+pub struct JobError {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    pub name: String,
+    pub message: Value,
+    pub stack: Vec<String>,
+}
+
+/// Parses a batch body. Returns None when it is not a JSON object or array
+/// (the reference server answers 400 for those).
+pub fn parse(body: &[u8]) -> Option<Vec<(String, Box<RawValue>)>> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+    match first {
+        b'{' => {
+            let jobs: IndexMap<String, Box<RawValue>> = serde_json::from_slice(body).ok()?;
+            Some(js_key_order(jobs.into_iter().collect()))
+        }
+        b'[' => {
+            let jobs: Vec<Box<RawValue>> = serde_json::from_slice(body).ok()?;
+            Some(jobs.into_iter().enumerate().map(|(i, j)| (i.to_string(), j)).collect())
+        }
+        _ => None,
+    }
+}
+
+/// True for keys JavaScript treats as array indices ("0", "42"; not "01").
+fn is_array_index(key: &str) -> bool {
+    match key.parse::<u32>() {
+        Ok(n) => n != u32::MAX && n.to_string() == key,
+        Err(_) => false,
+    }
+}
+
+/// Orders keys as a JavaScript object does: array indices ascending, then
+/// the others in insertion order.
+fn js_key_order(mut entries: Vec<(String, Box<RawValue>)>) -> Vec<(String, Box<RawValue>)> {
+    let mut others = Vec::new();
+    let mut indices = Vec::new();
+    for entry in entries.drain(..) {
+        if is_array_index(&entry.0) {
+            indices.push(entry);
+        } else {
+            others.push(entry);
+        }
+    }
+    indices.sort_by_key(|(k, _)| k.parse::<u32>().unwrap_or(u32::MAX));
+    indices.extend(others);
+    indices
+}
+
+/// How JavaScript would print a job's `name` in a template literal.
+fn name_text(name: &Option<Value>) -> String {
+    match name {
+        None => "undefined".to_owned(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Renders every job concurrently on the pool and builds the response.
+pub async fn render_batch(
+    pool: &RenderPool,
+    jobs: Vec<(String, Box<RawValue>)>,
+    debug: bool,
+) -> BatchResponse {
+    let renders = jobs.into_iter().map(|(token, raw)| async move {
+        let fields: JobFields = serde_json::from_str(raw.get()).unwrap_or(JobFields {
+            name: None,
+            data: None,
+        });
+        let started = Instant::now();
+        let component = name_text(&fields.name);
+        let props = fields
+            .data
+            .map_or_else(|| "null".to_owned(), |d| d.get().to_owned());
+        let result = pool.render(RenderRequest::new(component.clone(), props)).await;
+        let duration = started.elapsed().as_secs_f64() * 1e3;
+        let name = fields.name.unwrap_or(Value::Null);
+        let job = match result {
+            Ok(output) => JobResult {
+                name,
+                html: Some(output.html),
+                meta: Default::default(),
+                duration,
+                status_code: 200,
+                success: true,
+                error: None,
+            },
+            Err(error) => {
+                let (status_code, error) = job_error(&component, error, debug);
+                JobResult {
+                    name,
+                    html: None,
+                    meta: Default::default(),
+                    duration,
+                    status_code,
+                    success: false,
+                    error: Some(error),
+                }
+            }
+        };
+        (token, job)
+    });
+    let results = futures_util::future::join_all(renders).await;
+    BatchResponse {
+        success: true,
+        error: None,
+        results: results.into_iter().collect(),
+    }
+}
+
+fn job_error(component: &str, error: RenderError, debug: bool) -> (u16, JobError) {
+    match error {
+        RenderError::UnknownComponent(_) => {
+            let message = format!("Component \"{component}\" not registered");
+            (
+                404,
+                JobError {
+                    kind: None,
+                    name: "ReferenceError".into(),
+                    stack: vec![
+                        format!("ReferenceError: {message}"),
+                        format!("at YOUR-COMPONENT-DID-NOT-REGISTER_{component}:1:1"),
+                    ],
+                    message: Value::String(message),
+                },
+            )
+        }
+        RenderError::Js(js) => {
+            let stack = match (&js.stack, debug) {
+                (Some(stack), true) => stack.split("\n    ").map(str::to_owned).collect(),
+                _ => vec![format!("{}: {}", js.name, js.message)],
+            };
+            (
+                500,
+                JobError {
+                    kind: None,
+                    name: js.name,
+                    message: Value::String(js.message),
+                    stack,
+                },
+            )
+        }
+        other => {
+            tracing::warn!(component, error = %other, "batch job failed");
+            (
+                500,
+                JobError {
+                    kind: Some("Error".into()),
+                    name: "Error".into(),
+                    message: Value::String(other.to_string()),
+                    stack: vec![format!("Error: {other}")],
+                },
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_tokens_like_a_javascript_object() {
+        let jobs = parse(br#"{"b": {}, "10": {}, "a": {}, "2": {}, "01": {}, "0": {}}"#).unwrap();
+        let keys: Vec<_> = jobs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["0", "2", "10", "b", "a", "01"]);
+    }
+
+    #[test]
+    fn accepts_arrays_and_refuses_scalars() {
+        let jobs = parse(br#"[{"name": "A"}, {"name": "B"}]"#).unwrap();
+        assert_eq!(jobs[1].0, "1");
+        assert!(parse(b"\"x\"").is_none());
+        assert!(parse(b"{nope").is_none());
+        assert!(parse(b"").is_none());
+    }
+}

@@ -1,0 +1,198 @@
+//! Prometheus metrics. [`Metrics`] is also the pool's observer, so render,
+//! worker and code-cache events land here without the pool knowing
+//! Prometheus.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use pool::{CacheOutcome, PoolObserver};
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+pub struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    renders: IntCounterVec,
+    render_duration: HistogramVec,
+    queue_depth: IntGauge,
+    workers_busy: IntGauge,
+    workers_ready: IntGauge,
+    code_cache: IntCounterVec,
+    compile_duration: HistogramVec,
+    isolate_restarts: IntCounterVec,
+    heap_used: IntGaugeVec,
+}
+
+fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric names are unique");
+    metric
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new_custom(Some("ssr".into()), None).expect("valid prefix");
+        let r = &registry;
+        Self {
+            http_requests: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("http_requests_total", "HTTP requests by route and status"),
+                    &["route", "status"],
+                )
+                .unwrap(),
+            ),
+            http_duration: register(
+                r,
+                HistogramVec::new(
+                    HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
+                        .buckets(LATENCY_BUCKETS.to_vec()),
+                    &["route", "outcome"],
+                )
+                .unwrap(),
+            ),
+            renders: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("renders_total", "Renders by outcome (ok or an error code)"),
+                    &["outcome"],
+                )
+                .unwrap(),
+            ),
+            render_duration: register(
+                r,
+                HistogramVec::new(
+                    HistogramOpts::new("render_duration_seconds", "Time inside the isolate")
+                        .buckets(LATENCY_BUCKETS.to_vec()),
+                    &["outcome"],
+                )
+                .unwrap(),
+            ),
+            queue_depth: register(
+                r,
+                IntGauge::new("queue_depth", "Render jobs waiting for a worker").unwrap(),
+            ),
+            workers_busy: register(
+                r,
+                IntGauge::new("workers_busy", "Workers rendering right now").unwrap(),
+            ),
+            workers_ready: register(
+                r,
+                IntGauge::new("workers_ready", "Workers warm and taking jobs").unwrap(),
+            ),
+            code_cache: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("code_cache_total", "Bundle compiles by code-cache outcome"),
+                    &["outcome"],
+                )
+                .unwrap(),
+            ),
+            compile_duration: register(
+                r,
+                HistogramVec::new(
+                    HistogramOpts::new("bundle_compile_seconds", "Bundle compile time")
+                        .buckets(LATENCY_BUCKETS.to_vec()),
+                    &["cache"],
+                )
+                .unwrap(),
+            ),
+            isolate_restarts: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("isolate_restarts_total", "Isolates replaced, by reason"),
+                    &["reason"],
+                )
+                .unwrap(),
+            ),
+            heap_used: register(
+                r,
+                IntGaugeVec::new(
+                    Opts::new("heap_used_bytes", "JS heap in use per worker"),
+                    &["worker"],
+                )
+                .unwrap(),
+            ),
+            registry,
+        }
+    }
+
+    pub fn observe_http(&self, route: &str, status: u16, elapsed: Duration) {
+        let status_label = status.to_string();
+        self.http_requests
+            .with_label_values(&[route, &status_label])
+            .inc();
+        let outcome = if status < 400 { "ok" } else { "error" };
+        self.http_duration
+            .with_label_values(&[route, outcome])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition, with the queue depth sampled now.
+    pub fn render(&self, queue_depth: usize) -> String {
+        self.queue_depth.set(queue_depth as i64);
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding cannot fail");
+        String::from_utf8(out).expect("exposition is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PoolObserver for Metrics {
+    fn render_finished(&self, _worker: usize, outcome: &'static str, render_time: Duration) {
+        self.renders.with_label_values(&[outcome]).inc();
+        if outcome != "cancelled" {
+            self.render_duration
+                .with_label_values(&[outcome])
+                .observe(render_time.as_secs_f64());
+        }
+    }
+
+    fn worker_busy(&self, _worker: usize, busy: bool) {
+        if busy {
+            self.workers_busy.inc();
+        } else {
+            self.workers_busy.dec();
+        }
+    }
+
+    fn bundle_compiled(&self, _worker: usize, outcome: CacheOutcome, compile: Duration) {
+        self.code_cache.with_label_values(&[outcome.as_str()]).inc();
+        self.compile_duration
+            .with_label_values(&[outcome.as_str()])
+            .observe(compile.as_secs_f64());
+    }
+
+    fn isolate_replaced(&self, _worker: usize, reason: &'static str) {
+        self.isolate_restarts.with_label_values(&[reason]).inc();
+    }
+
+    fn heap_used(&self, worker: usize, bytes: usize) {
+        self.heap_used
+            .with_label_values(&[&worker.to_string()])
+            .set(bytes as i64);
+    }
+
+    fn worker_ready(&self, _worker: usize, ready: bool) {
+        if ready {
+            self.workers_ready.inc();
+        } else {
+            self.workers_ready.dec();
+        }
+    }
+}
