@@ -2,6 +2,8 @@
 //! npm packages (by `tests/setup.sh`), Node's react-dom/server as the
 //! reference renderer, and pools started on them.
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
