@@ -37,6 +37,10 @@ pub struct PoolConfig {
     pub recycle_heap_fraction: f64,
     /// Largest HTML a render may return, in bytes.
     pub max_output_bytes: usize,
+    /// Give every render a fresh context with the bundle evaluated anew:
+    /// nothing a render leaves in globals or module state reaches the next
+    /// one. Much slower; see the README's "Isolation" section.
+    pub fresh_context: bool,
 }
 
 impl Default for PoolConfig {
@@ -54,6 +58,7 @@ impl Default for PoolConfig {
             max_renders_per_isolate: 0,
             recycle_heap_fraction: 0.8,
             max_output_bytes: 64 * 1024 * 1024,
+            fresh_context: false,
         }
     }
 }

@@ -9,7 +9,7 @@ use bundles::Bundle;
 use crate::config::PoolConfig;
 use crate::error::{JsError, RenderError, StartError};
 use crate::exception::js_error;
-use crate::limits::{HeapGuard, Watchdog};
+use crate::limits::{BufferBudget, HeapGuard, Watchdog};
 use crate::runtime::{self, RuntimeState};
 use crate::script::{self, CacheOutcome};
 
@@ -38,22 +38,34 @@ enum Run<T> {
 pub(crate) struct RenderIsolate {
     // Field order is drop order: handles into the isolate go first, then the
     // isolate, then what its callbacks point at.
-    context: v8::Global<v8::Context>,
+    context: Option<v8::Global<v8::Context>>,
+    intact: Option<v8::Global<v8::Function>>,
     script: v8::Global<v8::UnboundScript>,
     isolate: v8::OwnedIsolate,
     watchdog: Watchdog,
     heap: Arc<HeapGuard>,
     heap_limit_mb: usize,
     max_output_bytes: usize,
+    load_timeout: Duration,
+    fresh_context: bool,
+    bundle_name: String,
     renders: u64,
-    /// Set when the isolate must not be used again (heap limit reached, or a
-    /// termination could not be cleaned up).
-    poisoned: bool,
+    /// Why the isolate must not be used again (heap limit reached, shared
+    /// intrinsics replaced by a render).
+    poisoned: Option<&'static str>,
+}
+
+fn plain_error(message: &str) -> JsError {
+    JsError {
+        name: "Error".into(),
+        message: message.into(),
+        stack: None,
+    }
 }
 
 impl RenderIsolate {
-    /// Creates the isolate, installs the runtime, compiles (consuming
-    /// `cached` when given) and evaluates the bundle.
+    /// Creates the isolate, compiles the bundle (consuming `cached` when
+    /// given), and instantiates it in a fresh context.
     pub fn new(
         name: &str,
         bundle: &Bundle,
@@ -66,7 +78,8 @@ impl RenderIsolate {
         let young_bytes = (config.semi_space_mb.max(1) << 20) * 3;
         let params = v8::CreateParams::default()
             .heap_limits(0, heap_bytes)
-            .set_max_young_generation_size_in_bytes(young_bytes);
+            .set_max_young_generation_size_in_bytes(young_bytes)
+            .array_buffer_allocator(BufferBudget::allocator(heap_bytes).make_shared());
         let mut isolate = v8::Isolate::new(params);
         isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
         isolate.set_slot(RuntimeState::new());
@@ -74,103 +87,135 @@ impl RenderIsolate {
         let watchdog = Watchdog::start(format!("{name}-watchdog"), isolate.thread_safe_handle())
             .map_err(|e| StartError::Thread(e.to_string()))?;
 
-        let bundle_name = bundle.name().to_owned();
-        let mut this_watchdog = watchdog;
-        let (context, script, report) = {
+        let (script, cache, compile) = {
             v8::scope!(let hs, &mut isolate);
             let context = v8::Context::new(hs, Default::default());
             let scope = &mut v8::ContextScope::new(hs, context);
-            runtime::install(scope).map_err(|message| StartError::BundleThrew {
-                bundle: bundle_name.clone(),
-                error: JsError {
-                    name: "Error".into(),
-                    message: format!("runtime prelude failed: {message}"),
-                    stack: None,
-                },
-            })?;
-
             v8::tc_scope!(let tc, scope);
             let started = Instant::now();
             let Some((unbound, cache)) = script::compile(tc, bundle, cached) else {
                 let error = tc
                     .exception()
                     .map(|e| js_error(tc, e))
-                    .unwrap_or_else(|| JsError {
-                        name: "Error".into(),
-                        message: "bundle could not be compiled".into(),
-                        stack: None,
-                    });
+                    .unwrap_or_else(|| plain_error("bundle could not be compiled"));
                 return Err(StartError::Syntax {
-                    bundle: bundle_name,
+                    bundle: bundle.name().to_owned(),
                     error,
                 });
             };
-            let compile = started.elapsed();
-
-            let started = Instant::now();
-            this_watchdog.arm(started + config.load_timeout);
-            let bound = unbound.bind_to_current_context(tc);
-            let result = bound.run(tc);
-            let timed_out = this_watchdog.disarm();
-            let evaluate = started.elapsed();
-            if result.is_none() {
-                if timed_out || tc.has_terminated() || heap.hit() {
-                    return Err(StartError::BundleTimeout {
-                        bundle: bundle_name,
-                        timeout: config.load_timeout,
-                    });
-                }
-                let error = tc
-                    .exception()
-                    .map(|e| js_error(tc, e))
-                    .unwrap_or_else(|| JsError {
-                        name: "Error".into(),
-                        message: "bundle failed to load".into(),
-                        stack: None,
-                    });
-                return Err(StartError::BundleThrew {
-                    bundle: bundle_name,
-                    error,
-                });
-            }
-            // Settle whatever the top level queued (e.g. registration after
-            // an `await`).
-            tc.perform_microtask_checkpoint();
-            let state = tc.get_slot_mut::<RuntimeState>().expect("runtime state");
-            state.timers.clear();
-            let mut components: Vec<String> = state.components.keys().cloned().collect();
-            components.sort();
-            if components.is_empty() {
-                return Err(StartError::NoComponents {
-                    bundle: bundle_name,
-                });
-            }
-            let report = LoadReport {
+            (v8::Global::new(tc, unbound), cache, started.elapsed())
+        };
+        let mut this = Self {
+            context: None,
+            intact: None,
+            script,
+            isolate,
+            watchdog,
+            heap,
+            heap_limit_mb: config.heap_limit_mb,
+            max_output_bytes: config.max_output_bytes,
+            load_timeout: config.load_timeout,
+            fresh_context: config.fresh_context,
+            bundle_name: bundle.name().to_owned(),
+            renders: 0,
+            poisoned: None,
+        };
+        let started = Instant::now();
+        this.instantiate()?;
+        let evaluate = started.elapsed();
+        let state = this
+            .isolate
+            .get_slot::<RuntimeState>()
+            .expect("runtime state");
+        let mut components: Vec<String> = state.components.keys().cloned().collect();
+        components.sort();
+        if components.is_empty() {
+            return Err(StartError::NoComponents {
+                bundle: bundle.name().to_owned(),
+            });
+        }
+        Ok((
+            this,
+            LoadReport {
                 cache,
                 compile,
                 evaluate,
                 components,
-            };
-            (
-                v8::Global::new(tc, context),
-                v8::Global::new(tc, unbound),
-                report,
-            )
-        };
-        Ok((
-            Self {
-                context,
-                script,
-                isolate,
-                watchdog: this_watchdog,
-                heap,
-                heap_limit_mb: config.heap_limit_mb,
-                max_output_bytes: config.max_output_bytes,
-                renders: 0,
-                poisoned: false,
             },
-            report,
         ))
+    }
+
+    /// Creates a new context, installs the runtime, runs the bundle's top
+    /// level in it, and captures the intrinsics for the integrity check.
+    fn instantiate(&mut self) -> Result<(), StartError> {
+        let bundle = self.bundle_name.clone();
+        self.isolate
+            .get_slot_mut::<RuntimeState>()
+            .expect("runtime state")
+            .components
+            .clear();
+        v8::scope!(let hs, &mut self.isolate);
+        let context = v8::Context::new(hs, Default::default());
+        let scope = &mut v8::ContextScope::new(hs, context);
+        let capture = runtime::install(scope).map_err(|message| StartError::BundleThrew {
+            bundle: bundle.clone(),
+            error: plain_error(&format!("runtime prelude failed: {message}")),
+        })?;
+
+        v8::tc_scope!(let tc, scope);
+        let unbound = v8::Local::new(tc, &self.script);
+        self.watchdog.arm(Instant::now() + self.load_timeout);
+        let bound = unbound.bind_to_current_context(tc);
+        let result = bound.run(tc);
+        // Settle whatever the top level queued (e.g. registration after an
+        // `await`).
+        if result.is_some() {
+            tc.perform_microtask_checkpoint();
+        }
+        let timed_out = self.watchdog.disarm();
+        tc.get_slot_mut::<RuntimeState>()
+            .expect("runtime state")
+            .timers
+            .clear();
+        if result.is_none() || timed_out || tc.has_terminated() {
+            if timed_out || tc.has_terminated() || self.heap.hit() {
+                tc.cancel_terminate_execution();
+                return Err(StartError::BundleTimeout {
+                    bundle,
+                    timeout: self.load_timeout,
+                });
+            }
+            let error = tc
+                .exception()
+                .map(|e| js_error(tc, e))
+                .unwrap_or_else(|| plain_error("bundle failed to load"));
+            return Err(StartError::BundleThrew { bundle, error });
+        }
+        let recv = v8::undefined(tc).into();
+        let intact = capture
+            .call(tc, recv, &[])
+            .and_then(|f| v8::Local::<v8::Function>::try_from(f).ok())
+            .ok_or_else(|| StartError::BundleThrew {
+                bundle: bundle.clone(),
+                error: plain_error("cannot capture the intrinsics after load"),
+            })?;
+        self.intact = Some(v8::Global::new(tc, intact));
+        self.context = Some(v8::Global::new(tc, context));
+        Ok(())
+    }
+
+    /// True when the shared intrinsics are still those captured after load.
+    fn intrinsics_intact(&mut self) -> bool {
+        let (Some(context), Some(intact)) = (&self.context, &self.intact) else {
+            return false;
+        };
+        v8::scope!(let hs, &mut self.isolate);
+        let context = v8::Local::new(hs, context);
+        let scope = &mut v8::ContextScope::new(hs, context);
+        let intact = v8::Local::new(scope, intact);
+        v8::tc_scope!(let tc, scope);
+        let recv = v8::undefined(tc).into();
+        intact.call(tc, recv, &[]).is_some_and(|v| v.is_true())
     }
 
     /// Renders `component` with `props_json`, bounded by `deadline`.
@@ -180,6 +225,15 @@ impl RenderIsolate {
         props_json: &str,
         timeout: Duration,
     ) -> Result<String, RenderError> {
+        if self.fresh_context && self.renders > 0 {
+            // Strict isolation: every render gets a context of its own with
+            // the bundle evaluated anew (from the compiled script).
+            if let Err(error) = self.instantiate() {
+                self.poisoned = Some("fresh_context_failed");
+                tracing::error!(%error, "cannot create a fresh context");
+                return Err(RenderError::WorkerLost);
+            }
+        }
         let deadline = Instant::now() + timeout;
         self.renders += 1;
         self.watchdog.arm(deadline);
@@ -196,8 +250,16 @@ impl RenderIsolate {
         if terminated {
             self.isolate.cancel_terminate_execution();
         }
+        if !self.fresh_context
+            && self.poisoned.is_none()
+            && !self.heap.hit()
+            && !self.intrinsics_intact()
+        {
+            tracing::warn!(component, "a render replaced shared intrinsics; the isolate will be replaced");
+            self.poisoned = Some("globals_tampered");
+        }
         if self.heap.hit() {
-            self.poisoned = true;
+            self.poisoned = Some("heap_limit");
             return Err(RenderError::OutOfMemory {
                 limit_mb: self.heap_limit_mb,
             });
@@ -216,8 +278,11 @@ impl RenderIsolate {
 
     fn run_render(&mut self, component: &str, props_json: &str, deadline: Instant) -> Run<String> {
         let max_output = self.max_output_bytes;
+        let Some(context) = &self.context else {
+            return Run::Failed(RenderError::WorkerLost);
+        };
         v8::scope!(let hs, &mut self.isolate);
-        let context = v8::Local::new(hs, &self.context);
+        let context = v8::Local::new(hs, context);
         let scope = &mut v8::ContextScope::new(hs, context);
 
         let state = scope.get_slot_mut::<RuntimeState>().expect("runtime state");
@@ -286,10 +351,18 @@ impl RenderIsolate {
         Run::Done(html.to_rust_string_lossy(tc))
     }
 
+    /// True once a render made this isolate unusable.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.is_some() || self.heap.hit()
+    }
+
     /// True when the isolate should be replaced before the next render.
     pub fn needs_replacement(&mut self, config: &PoolConfig) -> Option<&'static str> {
-        if self.poisoned || self.heap.hit() {
+        if self.heap.hit() {
             return Some("heap_limit");
+        }
+        if let Some(reason) = self.poisoned {
+            return Some(reason);
         }
         if config.max_renders_per_isolate > 0 && self.renders >= config.max_renders_per_isolate {
             return Some("max_renders");

@@ -140,3 +140,101 @@ extern "C" fn near_heap_limit(data: *mut c_void, current: usize, _initial: usize
     guard.handle.terminate_execution();
     current + (current / 4).max(16 << 20)
 }
+
+/// Off-heap memory (ArrayBuffer backing stores) an isolate may hold. V8
+/// counts these bytes outside its heap limit, so without a budget a typed
+/// array loop could take the whole machine's memory.
+pub(crate) struct BufferBudget {
+    used: std::sync::atomic::AtomicUsize,
+    limit: usize,
+}
+
+const BUFFER_ALIGN: usize = 16;
+
+impl BufferBudget {
+    /// An ArrayBuffer allocator refusing allocations past `limit` bytes
+    /// (V8 then throws a RangeError in the script).
+    pub fn allocator(limit: usize) -> v8::UniqueRef<v8::Allocator> {
+        static VTABLE: v8::RustAllocatorVtable<BufferBudget> = v8::RustAllocatorVtable {
+            allocate: budget_allocate,
+            allocate_uninitialized: budget_allocate_uninitialized,
+            free: budget_free,
+            drop: budget_drop,
+        };
+        let budget = Arc::new(BufferBudget {
+            used: std::sync::atomic::AtomicUsize::new(0),
+            limit,
+        });
+        // SAFETY: the allocator owns one strong count of `budget` and gives
+        // it back in `budget_drop`; the vtable is 'static.
+        unsafe { v8::new_rust_allocator(Arc::into_raw(budget), &VTABLE) }
+    }
+
+    fn reserve(&self, len: usize) -> bool {
+        let mut used = self.used.load(Ordering::Relaxed);
+        loop {
+            let Some(next) = used.checked_add(len).filter(|n| *n <= self.limit) else {
+                return false;
+            };
+            match self
+                .used
+                .compare_exchange_weak(used, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => used = now,
+            }
+        }
+    }
+
+    fn allocate(&self, len: usize, zeroed: bool) -> *mut c_void {
+        if len == 0 {
+            return std::ptr::NonNull::<u128>::dangling().as_ptr().cast();
+        }
+        let Ok(layout) = std::alloc::Layout::from_size_align(len, BUFFER_ALIGN) else {
+            return std::ptr::null_mut();
+        };
+        if !self.reserve(len) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: `layout` has a non-zero size.
+        let ptr = unsafe {
+            if zeroed {
+                std::alloc::alloc_zeroed(layout)
+            } else {
+                std::alloc::alloc(layout)
+            }
+        };
+        if ptr.is_null() {
+            self.used.fetch_sub(len, Ordering::AcqRel);
+        }
+        ptr.cast()
+    }
+}
+
+unsafe extern "C" fn budget_allocate(budget: &BufferBudget, len: usize) -> *mut c_void {
+    budget.allocate(len, true)
+}
+
+unsafe extern "C" fn budget_allocate_uninitialized(budget: &BufferBudget, len: usize) -> *mut c_void {
+    budget.allocate(len, false)
+}
+
+unsafe extern "C" fn budget_free(budget: &BufferBudget, data: *mut c_void, len: usize) {
+    if len == 0 || data.is_null() {
+        return;
+    }
+    // SAFETY: V8 frees with the length it allocated, so the layout matches
+    // the one `allocate` used.
+    unsafe {
+        std::alloc::dealloc(
+            data.cast(),
+            std::alloc::Layout::from_size_align_unchecked(len, BUFFER_ALIGN),
+        );
+    }
+    budget.used.fetch_sub(len, Ordering::AcqRel);
+}
+
+unsafe extern "C" fn budget_drop(budget: *const BufferBudget) {
+    // SAFETY: gives back the strong count taken in `allocator`.
+    drop(unsafe { Arc::from_raw(budget) });
+}

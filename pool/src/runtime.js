@@ -143,4 +143,62 @@
     },
   });
   define(global, "SsrPool", SsrPool);
+
+  // Integrity of the shared intrinsics. The worker captures them after the
+  // bundle's top level ran (so load-time polyfills are part of the baseline)
+  // and checks them after every render: a render that replaced any of them
+  // poisons its isolate, which is then replaced.
+  const watched = [
+    [global, ["JSON", "Promise", "Array", "Object", "String", "Number", "Boolean", "Symbol", "Math",
+      "Reflect", "Map", "Set", "WeakMap", "Error", "TypeError", "RangeError", "RegExp", "Date", "Intl",
+      "Function", "TextEncoder", "TextDecoder", "setTimeout", "clearTimeout", "queueMicrotask",
+      "console", "SsrPool", "encodeURIComponent", "parseInt", "parseFloat", "isNaN"]],
+    [Array.prototype, ["map", "forEach", "filter", "push", "pop", "join", "slice", "splice", "indexOf",
+      "reduce", "concat", "some", "every", "find", "findIndex", "includes", "sort", "keys", "entries"]],
+    [Array, ["isArray", "from", "of"]],
+    [Object, ["keys", "values", "entries", "assign", "freeze", "defineProperty", "defineProperties",
+      "getPrototypeOf", "setPrototypeOf", "create", "is", "getOwnPropertyNames", "getOwnPropertyDescriptor"]],
+    [Object.prototype, ["hasOwnProperty", "toString", "valueOf", "isPrototypeOf"]],
+    [Function.prototype, ["call", "apply", "bind", "toString"]],
+    [String.prototype, ["replace", "replaceAll", "slice", "substring", "toLowerCase", "toUpperCase", "indexOf",
+      "charCodeAt", "charAt", "split", "trim", "startsWith", "endsWith", "includes", "padStart", "repeat"]],
+    [String, ["fromCharCode"]],
+    [JSON, ["stringify", "parse"]],
+    [Promise.prototype, ["then", "catch", "finally"]],
+    [Promise, ["resolve", "reject", "all", "allSettled", "race"]],
+    [Map.prototype, ["get", "set", "has", "delete", "forEach"]],
+    [Set.prototype, ["add", "has", "delete", "forEach"]],
+    [WeakMap.prototype, ["get", "set", "has"]],
+    [Number.prototype, ["toString", "toFixed", "toLocaleString"]],
+    [Math, ["min", "max", "floor", "round", "random", "abs"]],
+    [Symbol, ["for", "iterator", "asyncIterator"]],
+  ];
+  const getOwn = Object.getOwnPropertyDescriptor;
+  return function captureIntrinsics() {
+    const holders = [];
+    const values = [];
+    for (let i = 0; i < watched.length; i++) {
+      const holder = watched[i][0];
+      const names = watched[i][1];
+      for (let j = 0; j < names.length; j++) {
+        const d = getOwn(holder, names[j]);
+        holders.push(holder, names[j]);
+        values.push(d === undefined ? undefined : ("value" in d ? d.value : d.get));
+      }
+    }
+    const prototypes = [Array.prototype, Object.prototype, Function.prototype, String.prototype, Promise.prototype];
+    const parents = prototypes.map((p) => Object.getPrototypeOf(p));
+    const getProto = Object.getPrototypeOf;
+    return function intrinsicsIntact() {
+      for (let i = 0, k = 0; k < values.length; i += 2, k++) {
+        const d = getOwn(holders[i], holders[i + 1]);
+        const v = d === undefined ? undefined : ("value" in d ? d.value : d.get);
+        if (v !== values[k]) return false;
+      }
+      for (let i = 0; i < prototypes.length; i++) {
+        if (getProto(prototypes[i]) !== parents[i]) return false;
+      }
+      return true;
+    };
+  };
 })

@@ -221,8 +221,11 @@ fn register(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: 
 }
 
 /// Installs the runtime into the current context: builds the natives object
-/// and runs the prelude with it. Returns the prelude's exception, if any.
-pub(crate) fn install(scope: &mut v8::PinScope) -> Result<(), String> {
+/// and runs the prelude with it. Returns the function that captures the
+/// intrinsics (see `runtime.js`), or the prelude's exception.
+pub(crate) fn install<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+) -> Result<v8::Local<'s, v8::Function>, String> {
     let natives = v8::Object::new(scope);
     macro_rules! native {
         ($name:literal, $f:expr) => {{
@@ -247,20 +250,24 @@ pub(crate) fn install(scope: &mut v8::PinScope) -> Result<(), String> {
     let origin = v8::Number::new(scope, origin);
     natives.set(scope, origin_key.into(), origin.into());
 
-    v8::tc_scope!(let tc, scope);
-    let source = v8::String::new(tc, PRELUDE).unwrap();
-    let result = v8::Script::compile(tc, source, None)
-        .and_then(|script| script.run(tc))
-        .and_then(|f| v8::Local::<v8::Function>::try_from(f).ok())
-        .and_then(|f| {
-            let recv = v8::undefined(tc).into();
-            f.call(tc, recv, &[natives.into()])
-        });
-    match result {
-        Some(_) => Ok(()),
-        None => Err(tc
-            .exception()
-            .map(|e| e.to_rust_string_lossy(tc))
-            .unwrap_or_else(|| "runtime prelude failed".into())),
-    }
+    let source = v8::String::new(scope, PRELUDE).unwrap();
+    let escaped = {
+        v8::tc_scope!(let tc, scope);
+        let result = v8::Script::compile(tc, source, None)
+            .and_then(|script| script.run(tc))
+            .and_then(|f| v8::Local::<v8::Function>::try_from(f).ok())
+            .and_then(|f| {
+                let recv = v8::undefined(tc).into();
+                f.call(tc, recv, &[natives.into()])
+            })
+            .and_then(|f| v8::Local::<v8::Function>::try_from(f).ok());
+        match result {
+            Some(capture) => Ok(v8::Global::new(tc, capture)),
+            None => Err(tc
+                .exception()
+                .map(|e| e.to_rust_string_lossy(tc))
+                .unwrap_or_else(|| "runtime prelude failed".into())),
+        }
+    };
+    escaped.map(|global| v8::Local::new(scope, global))
 }

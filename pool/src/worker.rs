@@ -60,16 +60,14 @@ pub(crate) fn run(id: usize, shared: Arc<Shared>, jobs: async_channel::Receiver<
         shared.status.send_modify(|s| s.ready += 1);
 
         let reason = serve(id, &shared, &jobs, &mut isolate);
-        shared.observer.worker_ready(id, false);
-        shared.status.send_modify(|s| s.ready -= 1);
         drop(isolate);
         match reason {
-            None => return,
-            Some(reason) => {
-                tracing::info!(worker = id, reason, "replacing isolate");
-                shared.observer.isolate_replaced(id, reason);
-                shared.status.send_modify(|s| s.replaced += 1);
+            None => {
+                shared.observer.worker_ready(id, false);
+                shared.status.send_modify(|s| s.ready -= 1);
+                return;
             }
+            Some(reason) => tracing::info!(worker = id, reason, "replacing isolate"),
         }
     }
 }
@@ -108,21 +106,32 @@ fn serve(
             Err(e) => e.code(),
         };
         shared.observer.render_finished(id, outcome, render_time);
+
+        // Decide on replacement before answering, so that whoever sees this
+        // answer also sees the worker as not ready while it is replaced.
+        since_check += 1;
+        let mut replace = None;
+        if outcome != "ok" || isolate.is_poisoned() || since_check >= 16 {
+            since_check = 0;
+            shared.observer.heap_used(id, isolate.heap_used());
+            replace = isolate.needs_replacement(config);
+        }
+        if let Some(reason) = replace {
+            shared.observer.worker_ready(id, false);
+            shared.status.send_modify(|s| {
+                s.ready -= 1;
+                s.replaced += 1;
+            });
+            shared.observer.isolate_replaced(id, reason);
+        }
         let _ = job.reply.send(result.map(|html| RenderOutput {
             html,
             render_time,
             queue_time: queued,
             worker: id,
         }));
-
-        since_check += 1;
-        let failed = outcome != "ok";
-        if failed || since_check >= 16 {
-            since_check = 0;
-            shared.observer.heap_used(id, isolate.heap_used());
-            if let Some(reason) = isolate.needs_replacement(config) {
-                return Some(reason);
-            }
+        if replace.is_some() {
+            return replace;
         }
     }
     None

@@ -60,6 +60,10 @@ pub struct PoolArgs {
     /// Largest HTML a render may return, in bytes [default: 67108864]
     #[arg(long, env = "SSR_POOL_MAX_OUTPUT_BYTES")]
     pub max_output_bytes: Option<usize>,
+    /// Give every render a fresh context (strict isolation, slower) [default: false]
+    #[arg(long, env = "SSR_POOL_FRESH_CONTEXT")]
+    #[serde(default)]
+    pub fresh_context: bool,
     /// Extra V8 flags, space-separated [default: --single-threaded-gc]
     #[arg(long, env = "SSR_POOL_V8_FLAGS", allow_hyphen_values = true)]
     pub v8_flags: Option<String>,
@@ -83,6 +87,7 @@ impl PoolArgs {
             semi_space_mb: self.semi_space_mb.or(file.semi_space_mb),
             max_renders_per_isolate: self.max_renders_per_isolate.or(file.max_renders_per_isolate),
             max_output_bytes: self.max_output_bytes.or(file.max_output_bytes),
+            fresh_context: self.fresh_context || file.fresh_context,
             v8_flags: self.v8_flags.or(file.v8_flags),
         }
     }
@@ -106,6 +111,7 @@ impl PoolArgs {
                 .unwrap_or(d.max_renders_per_isolate),
             recycle_heap_fraction: d.recycle_heap_fraction,
             max_output_bytes: self.max_output_bytes.unwrap_or(d.max_output_bytes),
+            fresh_context: self.fresh_context,
         }
     }
 
