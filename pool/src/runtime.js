@@ -84,6 +84,45 @@
       return natives.decode(view, this.#fatal, this.#ignoreBOM);
     }
   }
+  // MessageChannel: react-dom/server's browser build creates one at load
+  // and schedules streaming work through it. A message is delivered as a
+  // macrotask (like a zero-delay timer) to the other port's onmessage.
+  class MessagePort {
+    #other = null;
+    #listeners = [];
+    onmessage = null;
+    static link(a, b) { a.#other = b; b.#other = a; }
+    postMessage(data) {
+      const target = this.#other;
+      if (target === null) return;
+      natives.setTimer(() => target.#deliver(data), 0, false, []);
+    }
+    #deliver(data) {
+      const event = { data, target: this, type: "message" };
+      if (typeof this.onmessage === "function") this.onmessage(event);
+      for (const listener of this.#listeners.slice()) listener.call(this, event);
+    }
+    addEventListener(type, listener) {
+      if (type === "message" && typeof listener === "function") this.#listeners.push(listener);
+    }
+    removeEventListener(type, listener) {
+      if (type === "message") this.#listeners = this.#listeners.filter((l) => l !== listener);
+    }
+    start() {}
+    close() {
+      if (this.#other !== null) { this.#other.#other = null; this.#other = null; }
+    }
+  }
+  class MessageChannel {
+    constructor() {
+      const port1 = new MessagePort();
+      const port2 = new MessagePort();
+      MessagePort.link(port1, port2);
+      Object.defineProperty(this, "port1", { value: port1, enumerable: true });
+      Object.defineProperty(this, "port2", { value: port2, enumerable: true });
+    }
+  }
+  define(global, "MessageChannel", MessageChannel);
   define(global, "TextEncoder", TextEncoder);
   define(global, "TextDecoder", TextDecoder);
   define(global, "self", global);

@@ -8,6 +8,7 @@
 //   setTimeout/clearTimeout/setInterval/clearInterval (numeric ids)
 //   queueMicrotask
 //   TextEncoder, TextDecoder (utf-8 only; other labels throw RangeError)
+//   MessageChannel (messages delivered as zero-delay timer tasks)
 //   performance.now()
 //   globalThis / self
 //   SsrPool.register(name, render)
@@ -123,6 +124,47 @@ function createTimers(reportError) {
   };
 }
 
+// MessageChannel as the service provides it: a message reaches the other
+// port's onmessage (and "message" listeners) as a zero-delay timer task.
+function createMessageChannelClass(timers) {
+  const peers = new WeakMap();
+  class MessagePort {
+    constructor() {
+      this.onmessage = null;
+      this._listeners = [];
+    }
+    postMessage(data) {
+      const target = peers.get(this);
+      if (!target) return;
+      timers.setTimeout(() => {
+        const event = { data, target, type: "message" };
+        if (typeof target.onmessage === "function") target.onmessage(event);
+        for (const listener of target._listeners.slice()) listener.call(target, event);
+      }, 0);
+    }
+    addEventListener(type, listener) {
+      if (type === "message" && typeof listener === "function") this._listeners.push(listener);
+    }
+    removeEventListener(type, listener) {
+      if (type === "message") this._listeners = this._listeners.filter((l) => l !== listener);
+    }
+    start() {}
+    close() {
+      const other = peers.get(this);
+      if (other) peers.delete(other);
+      peers.delete(this);
+    }
+  }
+  return class MessageChannel {
+    constructor() {
+      this.port1 = new MessagePort();
+      this.port2 = new MessagePort();
+      peers.set(this.port1, this.port2);
+      peers.set(this.port2, this.port1);
+    }
+  };
+}
+
 const UNPRINTABLE = "[value that cannot be converted to a string]";
 
 // ToString(value) (throws for symbols and for objects whose conversion
@@ -227,6 +269,7 @@ export function loadBundle(code, options = {}) {
     queueMicrotask: (callback) => queueMicrotask(callback),
     TextEncoder: globalThis.TextEncoder,
     TextDecoder: Utf8TextDecoder,
+    MessageChannel: createMessageChannelClass(timers),
     performance: { now: () => nodePerformance.now() },
     SsrPool,
   };

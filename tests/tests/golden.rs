@@ -103,6 +103,16 @@ async fn benchmark_pages_match_node() {
 }
 
 #[tokio::test]
+async fn default_browser_build_of_react_dom_server_loads_and_matches_node() {
+    // react-dom/server's browser entry needs MessageChannel at load.
+    assert_matches_node(
+        "browser-entry",
+        &[Job::new("Hello", json!({"name": "browser", "items": ["a", "b"]}))],
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn throwing_component_returns_error_data_and_pool_stays_healthy() {
     let pool = start_pool(fixture("basic"), test_config(1)).await;
     let err = render(&pool, &Job::new("Throws", json!({}))).await.unwrap_err();
