@@ -1,1 +1,106 @@
-fn main(){}
+//! `ssr-bench`: throughput of the render pool against plain Node
+//! `renderToString` on the same bundle and props, run side by side on the
+//! same machine. Results are ratios; absolute numbers are only context.
+//!
+//! ```text
+//! ssr-bench pool [--seconds 5] [--pages table,divs,app,pricelist]
+//! ssr-bench semi-space [--sizes 1,2,4,8,16,32,64]
+//! ssr-bench fresh-context
+//! ssr-bench code-cache [--bundle FILE --component NAME]
+//! ```
+
+mod node;
+mod pages;
+mod throughput;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "ssr-bench", about = "Render pool benchmarks against Node baselines")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Seconds measured per configuration
+    #[arg(long, global = true, default_value_t = 5.0)]
+    seconds: f64,
+    /// V8 flags for every isolate of this run
+    #[arg(long, global = true, default_value = pool::platform::DEFAULT_V8_FLAGS, allow_hyphen_values = true)]
+    v8_flags: String,
+    /// Where JSON results are written
+    #[arg(long, global = true, default_value = "loadtest/out")]
+    out: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// pool(1) vs Node and pool(N) vs N x Node, per page
+    Pool {
+        /// Pages to run (table, divs, app, pricelist)
+        #[arg(long, value_delimiter = ',', default_value = "table,divs,app,pricelist")]
+        pages: Vec<String>,
+        /// Workers of the big pool [default: available parallelism]
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// pool(1) throughput and p99 by young-generation semi-space size
+    SemiSpace {
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32,64")]
+        sizes: Vec<usize>,
+        #[arg(long, value_delimiter = ',', default_value = "table,app")]
+        pages: Vec<String>,
+    },
+    /// Cost per render of the fresh-context isolation mode
+    FreshContext {
+        #[arg(long, value_delimiter = ',', default_value = "table,app")]
+        pages: Vec<String>,
+    },
+    /// Compile + evaluate cold vs with the code cache, first render after each
+    CodeCache {
+        /// Bundle to measure [default: the largest fixture bundle]
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// Component rendered after load
+        #[arg(long)]
+        component: Option<String>,
+        /// Fresh isolates measured per mode
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let seconds = Duration::from_secs_f64(cli.seconds);
+    if let Err(e) = std::fs::create_dir_all(&cli.out) {
+        eprintln!("cannot create {}: {e}", cli.out.display());
+        return std::process::ExitCode::FAILURE;
+    }
+    pool::platform::init(&cli.v8_flags);
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Pool { pages, workers } => throughput::pool_vs_node(&pages, workers, seconds, &cli.out).await,
+            Command::SemiSpace { sizes, pages } => throughput::semi_space(&pages, &sizes, seconds, &cli.out).await,
+            Command::FreshContext { pages } => throughput::fresh_context(&pages, seconds, &cli.out).await,
+            Command::CodeCache {
+                bundle,
+                component,
+                runs,
+            } => throughput::code_cache(&cli.v8_flags, bundle, component, runs, &cli.out).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
