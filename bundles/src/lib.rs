@@ -148,13 +148,23 @@ mod tests {
     #[test]
     fn refuses_non_utf8_with_offset() {
         let err = Bundle::from_bytes("bad.js", b"ok\xffno".to_vec(), 1024).unwrap_err();
-        assert!(matches!(err, BundleError::NotUtf8 { offset: 2, .. }), "{err}");
+        assert!(
+            matches!(err, BundleError::NotUtf8 { offset: 2, .. }),
+            "{err}"
+        );
     }
 
     #[test]
     fn refuses_oversized_bytes_and_files() {
         let err = Bundle::from_bytes("big.js", vec![b'a'; 11], 10).unwrap_err();
-        assert!(matches!(err, BundleError::TooLarge { size: 11, limit: 10, .. }));
+        assert!(matches!(
+            err,
+            BundleError::TooLarge {
+                size: 11,
+                limit: 10,
+                ..
+            }
+        ));
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.js");

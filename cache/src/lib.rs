@@ -69,9 +69,7 @@ impl CodeCache {
             source,
         })?;
         let memory = moka::sync::Cache::builder()
-            .weigher(|_k: &CacheKey, v: &Arc<Vec<u8>>| {
-                u32::try_from(v.len()).unwrap_or(u32::MAX)
-            })
+            .weigher(|_k: &CacheKey, v: &Arc<Vec<u8>>| u32::try_from(v.len()).unwrap_or(u32::MAX))
             .max_capacity(options.memory_bytes)
             .build();
         Ok(Self {

@@ -19,7 +19,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "ssr-bench", about = "Render pool benchmarks against Node baselines")]
+#[command(
+    name = "ssr-bench",
+    about = "Render pool benchmarks against Node baselines"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,7 +42,11 @@ enum Command {
     /// pool(1) vs Node and pool(N) vs N x Node, per page
     Pool {
         /// Pages to run (table, divs, app, pricelist)
-        #[arg(long, value_delimiter = ',', default_value = "table,divs,app,pricelist")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "table,divs,app,pricelist"
+        )]
         pages: Vec<String>,
         /// Workers of the big pool [default: available parallelism]
         #[arg(long)]
@@ -86,9 +93,15 @@ fn main() -> std::process::ExitCode {
     pool::platform::init(&cli.v8_flags);
     let result = rt.block_on(async {
         match cli.command {
-            Command::Pool { pages, workers } => throughput::pool_vs_node(&pages, workers, seconds, &cli.out).await,
-            Command::SemiSpace { sizes, pages } => throughput::semi_space(&pages, &sizes, seconds, &cli.out).await,
-            Command::FreshContext { pages } => throughput::fresh_context(&pages, seconds, &cli.out).await,
+            Command::Pool { pages, workers } => {
+                throughput::pool_vs_node(&pages, workers, seconds, &cli.out).await
+            }
+            Command::SemiSpace { sizes, pages } => {
+                throughput::semi_space(&pages, &sizes, seconds, &cli.out).await
+            }
+            Command::FreshContext { pages } => {
+                throughput::fresh_context(&pages, seconds, &cli.out).await
+            }
             Command::CodeCache {
                 bundle,
                 component,

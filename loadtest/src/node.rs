@@ -29,11 +29,19 @@ pub fn bench(page: &Page, seconds: Duration) -> Result<NodeResult, String> {
         .args(["--component", page.component])
         .arg("--props-file")
         .arg(&props)
-        .args(["--seconds", &seconds.as_secs_f64().to_string(), "--warmup", "1"])
+        .args([
+            "--seconds",
+            &seconds.as_secs_f64().to_string(),
+            "--warmup",
+            "1",
+        ])
         .output()
         .map_err(|e| format!("cannot run node: {e}"))?;
     if !output.status.success() {
-        return Err(format!("node bench failed: {}", String::from_utf8_lossy(&output.stderr)));
+        return Err(format!(
+            "node bench failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
     }
     let line = String::from_utf8_lossy(&output.stdout);
     serde_json::from_str(line.trim()).map_err(|e| format!("bad node output {line:?}: {e}"))

@@ -20,11 +20,16 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub fn fixture(name: &str) -> Result<PathBuf, String> {
-    let path = repo_root().join("tests/fixtures/build").join(format!("{name}.js"));
+    let path = repo_root()
+        .join("tests/fixtures/build")
+        .join(format!("{name}.js"));
     if path.exists() {
         Ok(path)
     } else {
-        Err(format!("{} is missing: run tests/setup.sh (or make setup)", path.display()))
+        Err(format!(
+            "{} is missing: run tests/setup.sh (or make setup)",
+            path.display()
+        ))
     }
 }
 
@@ -40,9 +45,17 @@ pub fn page(name: &str) -> Result<Page, String> {
                     json!({"id": i, "name": format!("Product {i}"), "price": i as f64 * 17.25 + 0.99, "currency": currency})
                 })
                 .collect();
-            ("intl", "PriceList", json!({"items": items, "locale": "en-US"}))
+            (
+                "intl",
+                "PriceList",
+                json!({"items": items, "locale": "en-US"}),
+            )
         }
-        other => return Err(format!("unknown page {other} (table, divs, app, pricelist)")),
+        other => {
+            return Err(format!(
+                "unknown page {other} (table, divs, app, pricelist)"
+            ))
+        }
     };
     Ok(Page {
         name: match name {

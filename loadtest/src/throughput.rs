@@ -41,7 +41,12 @@ async fn start(page: &Page, config: PoolConfig) -> Result<RenderPool, String> {
 
 /// Keeps `concurrency` renders in flight for `seconds` (after one second of
 /// unmeasured warm-up) and reports throughput and latency.
-pub async fn closed_loop(pool: &RenderPool, page: &Page, concurrency: usize, seconds: Duration) -> Run {
+pub async fn closed_loop(
+    pool: &RenderPool,
+    page: &Page,
+    concurrency: usize,
+    seconds: Duration,
+) -> Run {
     let warm_until = Instant::now() + Duration::from_secs(1);
     let end = warm_until + seconds;
     let tasks: Vec<_> = (0..concurrency)
@@ -59,7 +64,8 @@ pub async fn closed_loop(pool: &RenderPool, page: &Page, concurrency: usize, sec
                     let ok = pool.render(request.clone()).await.is_ok();
                     if started >= warm_until {
                         if ok {
-                            hist.record(started.elapsed().as_micros().max(1) as u64).ok();
+                            hist.record(started.elapsed().as_micros().max(1) as u64)
+                                .ok();
                         } else {
                             errors += 1;
                         }
@@ -109,7 +115,12 @@ pub async fn pool_vs_node(
     let mut rows = Vec::new();
     println!(
         "{:<10} {:>10} {:>10} {:>10} {:>14} {:>18}",
-        "page", "node r/s", "pool(1)", format!("pool({n})"), "pool(1)/node", format!("pool({n})/({n}xnode)")
+        "page",
+        "node r/s",
+        "pool(1)",
+        format!("pool({n})"),
+        "pool(1)/node",
+        format!("pool({n})/({n}xnode)")
     );
     for name in page_names {
         let page = pages::page(name)?;
@@ -131,38 +142,82 @@ pub async fn pool_vs_node(
             "pool1": run1, "poolN": run_n, "pool1OverNode": r1, "poolNOverNTimesNode": rn,
         }));
     }
-    write(out, "pool-vs-node.json", &json!({"seconds": seconds.as_secs_f64(), "rows": rows}))
+    write(
+        out,
+        "pool-vs-node.json",
+        &json!({"seconds": seconds.as_secs_f64(), "rows": rows}),
+    )
 }
 
-pub async fn semi_space(page_names: &[String], sizes: &[usize], seconds: Duration, out: &Path) -> Result<(), String> {
+pub async fn semi_space(
+    page_names: &[String],
+    sizes: &[usize],
+    seconds: Duration,
+    out: &Path,
+) -> Result<(), String> {
     let mut rows = Vec::new();
-    println!("{:<10} {:>8} {:>10} {:>10} {:>10}", "page", "semi MB", "r/s", "p50 us", "p99 us");
+    println!(
+        "{:<10} {:>8} {:>10} {:>10} {:>10}",
+        "page", "semi MB", "r/s", "p50 us", "p99 us"
+    );
     for name in page_names {
         let page = pages::page(name)?;
         for &mb in sizes {
-            let pool = start(&page, PoolConfig { semi_space_mb: mb, ..config(1) }).await?;
+            let pool = start(
+                &page,
+                PoolConfig {
+                    semi_space_mb: mb,
+                    ..config(1)
+                },
+            )
+            .await?;
             let run = closed_loop(&pool, &page, 2, seconds).await;
             pool.shutdown().await;
-            println!("{:<10} {:>8} {:>10.0} {:>10} {:>10}", page.name, mb, run.renders_per_sec, run.p50_us, run.p99_us);
+            println!(
+                "{:<10} {:>8} {:>10.0} {:>10} {:>10}",
+                page.name, mb, run.renders_per_sec, run.p50_us, run.p99_us
+            );
             rows.push(json!({"page": page.name, "semiSpaceMb": mb, "run": run}));
         }
     }
-    write(out, "semi-space.json", &json!({"seconds": seconds.as_secs_f64(), "rows": rows}))
+    write(
+        out,
+        "semi-space.json",
+        &json!({"seconds": seconds.as_secs_f64(), "rows": rows}),
+    )
 }
 
-pub async fn fresh_context(page_names: &[String], seconds: Duration, out: &Path) -> Result<(), String> {
+pub async fn fresh_context(
+    page_names: &[String],
+    seconds: Duration,
+    out: &Path,
+) -> Result<(), String> {
     let mut rows = Vec::new();
-    println!("{:<10} {:>12} {:>12} {:>14}", "page", "shared r/s", "fresh r/s", "cost/render us");
+    println!(
+        "{:<10} {:>12} {:>12} {:>14}",
+        "page", "shared r/s", "fresh r/s", "cost/render us"
+    );
     for name in page_names {
         let page = pages::page(name)?;
         let shared = start(&page, config(1)).await?;
         let a = closed_loop(&shared, &page, 2, seconds).await;
         shared.shutdown().await;
-        let fresh = start(&page, PoolConfig { fresh_context: true, warmup_renders: 20, ..config(1) }).await?;
+        let fresh = start(
+            &page,
+            PoolConfig {
+                fresh_context: true,
+                warmup_renders: 20,
+                ..config(1)
+            },
+        )
+        .await?;
         let b = closed_loop(&fresh, &page, 2, seconds).await;
         fresh.shutdown().await;
         let cost = 1e6 / b.renders_per_sec - 1e6 / a.renders_per_sec;
-        println!("{:<10} {:>12.0} {:>12.0} {:>14.0}", page.name, a.renders_per_sec, b.renders_per_sec, cost);
+        println!(
+            "{:<10} {:>12.0} {:>12.0} {:>14.0}",
+            page.name, a.renders_per_sec, b.renders_per_sec, cost
+        );
         rows.push(json!({"page": page.name, "shared": a, "fresh": b, "costPerRenderUs": cost}));
     }
     write(out, "fresh-context.json", &json!({"rows": rows}))
@@ -209,13 +264,21 @@ pub async fn code_cache(
         }
         _ => return Err("give both --bundle and --component, or neither".into()),
     };
-    let bundle = Bundle::from_file(&bundle_path, DEFAULT_MAX_BUNDLE_BYTES).map_err(|e| e.to_string())?;
-    let sample = Sample { component: component.clone(), props: props.clone() };
+    let bundle =
+        Bundle::from_file(&bundle_path, DEFAULT_MAX_BUNDLE_BYTES).map_err(|e| e.to_string())?;
+    let sample = Sample {
+        component: component.clone(),
+        props: props.clone(),
+    };
     // Produce the cache after a warm-up, as `warm` does.
     let producer = Arc::new(MemoryStore::default());
     let pool = RenderPool::builder(bundle.clone())
         .v8_flags(flags)
-        .config(PoolConfig { workers: 1, warmup_renders: 50, ..PoolConfig::default() })
+        .config(PoolConfig {
+            workers: 1,
+            warmup_renders: 50,
+            ..PoolConfig::default()
+        })
         .samples(vec![sample.clone()])
         .code_cache(producer.clone())
         .start()
@@ -224,21 +287,41 @@ pub async fn code_cache(
     // Steady state: the median of many renders in the warm isolate.
     let mut steady = Vec::new();
     for _ in 0..200 {
-        let o = pool.render(RenderRequest::new(&component, &props)).await.map_err(|e| e.to_string())?;
+        let o = pool
+            .render(RenderRequest::new(&component, &props))
+            .await
+            .map_err(|e| e.to_string())?;
         steady.push(o.render_time.as_secs_f64() * 1e3);
     }
     pool.shutdown().await;
     let steady = median(steady);
-    let cache = producer.bytes.lock().unwrap().clone().ok_or("no cache produced")?;
-    let serving = Arc::new(MemoryStore { bytes: Mutex::new(Some(cache.clone())), serve: true });
+    let cache = producer
+        .bytes
+        .lock()
+        .unwrap()
+        .clone()
+        .ok_or("no cache produced")?;
+    let serving = Arc::new(MemoryStore {
+        bytes: Mutex::new(Some(cache.clone())),
+        serve: true,
+    });
 
     let mut results = serde_json::Map::new();
-    println!("bundle {} ({} bytes), cache {} bytes, steady render {:.3} ms", bundle.name(), bundle.len(), cache.len(), steady);
+    println!(
+        "bundle {} ({} bytes), cache {} bytes, steady render {:.3} ms",
+        bundle.name(),
+        bundle.len(),
+        cache.len(),
+        steady
+    );
     for (mode, store) in [("cold", None), ("cached", Some(serving.clone()))] {
         let (mut compile, mut evaluate, mut first) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
-            let mut builder = RenderPool::builder(bundle.clone())
-                .config(PoolConfig { workers: 1, warmup_renders: 0, ..PoolConfig::default() });
+            let mut builder = RenderPool::builder(bundle.clone()).config(PoolConfig {
+                workers: 1,
+                warmup_renders: 0,
+                ..PoolConfig::default()
+            });
             if let Some(store) = &store {
                 builder = builder.code_cache(store.clone() as Arc<dyn CodeCacheStore>);
             }
@@ -248,7 +331,10 @@ pub async fn code_cache(
             if mode == "cached" && load.cache != pool::CacheOutcome::Hit {
                 return Err(format!("cache not accepted: {}", load.cache.as_str()));
             }
-            let o = pool.render(RenderRequest::new(&component, &props)).await.map_err(|e| e.to_string())?;
+            let o = pool
+                .render(RenderRequest::new(&component, &props))
+                .await
+                .map_err(|e| e.to_string())?;
             pool.shutdown().await;
             compile.push(load.compile.as_secs_f64() * 1e3);
             evaluate.push(load.evaluate.as_secs_f64() * 1e3);
@@ -269,9 +355,13 @@ pub async fn code_cache(
     };
     let (compile_ratio, evaluate_ratio) = (ratio("compileMs"), ratio("evaluateMs"));
     println!("cached/cold: compile {compile_ratio:.3}, evaluate {evaluate_ratio:.3}");
-    write(out, "code-cache.json", &json!({
-        "bundle": bundle.name(), "bundleBytes": bundle.len(), "cacheBytes": cache.len(),
-        "steadyRenderMs": steady, "runs": runs, "results": results,
-        "compileCachedOverCold": compile_ratio, "evaluateCachedOverCold": evaluate_ratio, "v8Flags": flags,
-    }))
+    write(
+        out,
+        "code-cache.json",
+        &json!({
+            "bundle": bundle.name(), "bundleBytes": bundle.len(), "cacheBytes": cache.len(),
+            "steadyRenderMs": steady, "runs": runs, "results": results,
+            "compileCachedOverCold": compile_ratio, "evaluateCachedOverCold": evaluate_ratio, "v8Flags": flags,
+        }),
+    )
 }

@@ -255,7 +255,10 @@ impl RenderIsolate {
             && !self.heap.hit()
             && !self.intrinsics_intact()
         {
-            tracing::warn!(component, "a render replaced shared intrinsics; the isolate will be replaced");
+            tracing::warn!(
+                component,
+                "a render replaced shared intrinsics; the isolate will be replaced"
+            );
             self.poisoned = Some("globals_tampered");
         }
         if self.heap.hit() {
@@ -442,7 +445,8 @@ fn settle<'s>(
 fn run_timer(scope: &mut v8::PinScope, timer: &runtime::Timer) {
     v8::tc_scope!(let tc, scope);
     let callback = v8::Local::new(tc, &timer.callback);
-    let args: Vec<v8::Local<v8::Value>> = timer.args.iter().map(|a| v8::Local::new(tc, a)).collect();
+    let args: Vec<v8::Local<v8::Value>> =
+        timer.args.iter().map(|a| v8::Local::new(tc, a)).collect();
     let recv = v8::undefined(tc).into();
     if callback.call(tc, recv, &args).is_none() && !tc.has_terminated() {
         if let Some(exception) = tc.exception() {

@@ -13,8 +13,8 @@ mod error;
 mod exception;
 mod isolate;
 mod limits;
-pub mod platform;
 mod observe;
+pub mod platform;
 mod runtime;
 mod script;
 mod worker;
@@ -137,7 +137,9 @@ impl PoolBuilder {
         platform::init(&self.v8_flags);
         let workers = self.config.worker_count();
         if self.config.queue_capacity == 0 {
-            return Err(StartError::Config("queue_capacity must be at least 1".into()));
+            return Err(StartError::Config(
+                "queue_capacity must be at least 1".into(),
+            ));
         }
         let (jobs_tx, jobs_rx) = async_channel::bounded(self.config.queue_capacity);
         let (status_tx, status_rx) = watch::channel(PoolStatus::default());

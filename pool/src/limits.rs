@@ -215,7 +215,10 @@ unsafe extern "C" fn budget_allocate(budget: &BufferBudget, len: usize) -> *mut 
     budget.allocate(len, true)
 }
 
-unsafe extern "C" fn budget_allocate_uninitialized(budget: &BufferBudget, len: usize) -> *mut c_void {
+unsafe extern "C" fn budget_allocate_uninitialized(
+    budget: &BufferBudget,
+    len: usize,
+) -> *mut c_void {
     budget.allocate(len, false)
 }
 

@@ -76,7 +76,6 @@ impl Timers {
         self.by_due.clear();
         self.due_of.clear();
     }
-
 }
 
 fn state<'a>(scope: &'a mut v8::PinScope) -> &'a mut RuntimeState {
@@ -103,13 +102,22 @@ fn log(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::R
     }
 }
 
-fn set_timer(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue) {
+fn set_timer(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue,
+) {
     let Ok(callback) = v8::Local::<v8::Function>::try_from(args.get(0)) else {
         // Browsers accept a string to eval here; this runtime does not eval.
         return throw_type_error(scope, "setTimeout/setInterval: callback must be a function");
     };
     let delay_ms = args.get(1).number_value(scope).unwrap_or(0.0);
-    let delay = Duration::from_secs_f64((delay_ms.max(0.0).min(1e9)) / 1000.0);
+    let delay_ms = if delay_ms.is_finite() {
+        delay_ms.clamp(0.0, 1e9)
+    } else {
+        0.0
+    };
+    let delay = Duration::from_secs_f64(delay_ms / 1000.0);
     let repeat = args.get(2).is_true();
     let mut extra = Vec::new();
     if let Ok(array) = v8::Local::<v8::Array>::try_from(args.get(3)) {
@@ -128,12 +136,20 @@ fn set_timer(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut 
     rv.set_uint32(id);
 }
 
-fn clear_timer(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue) {
+fn clear_timer(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue,
+) {
     let id = args.get(0).uint32_value(scope).unwrap_or(0);
     state(scope).timers.remove(id);
 }
 
-fn queue_microtask(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue) {
+fn queue_microtask(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue,
+) {
     if let Ok(callback) = v8::Local::<v8::Function>::try_from(args.get(0)) {
         scope.enqueue_microtask(callback);
     }
@@ -155,7 +171,11 @@ fn encode(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv:
     }
 }
 
-fn encode_into(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue) {
+fn encode_into(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue,
+) {
     let text = args.get(0).to_rust_string_lossy(scope);
     let Ok(dest) = v8::Local::<v8::Uint8Array>::try_from(args.get(1)) else {
         return throw_type_error(scope, "encodeInto: destination must be a Uint8Array");
@@ -215,7 +235,11 @@ fn register(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: 
         return throw_type_error(scope, "SsrPool.register: render must be a function");
     };
     let render = v8::Global::new(scope, render);
-    if state(scope).components.insert(name.clone(), render).is_some() {
+    if state(scope)
+        .components
+        .insert(name.clone(), render)
+        .is_some()
+    {
         tracing::debug!(component = %name, "component registered again; the later render wins");
     }
 }

@@ -85,13 +85,17 @@ fn serve(
     while let Ok(job) = jobs.recv_blocking() {
         if job.reply.is_closed() {
             // The caller went away while the job was queued.
-            shared.observer.render_finished(id, "cancelled", Duration::ZERO);
+            shared
+                .observer
+                .render_finished(id, "cancelled", Duration::ZERO);
             continue;
         }
         let queued = job.enqueued.elapsed();
         if queued > config.queue_timeout {
             let error = RenderError::QueueTimeout(queued);
-            shared.observer.render_finished(id, error.code(), Duration::ZERO);
+            shared
+                .observer
+                .render_finished(id, error.code(), Duration::ZERO);
             let _ = job.reply.send(Err(error));
             continue;
         }
@@ -236,9 +240,11 @@ fn warm_up(id: usize, shared: &Shared, isolate: &mut RenderIsolate, report: &Loa
             continue;
         }
         let sample = &samples[k];
-        if let Err(error) =
-            isolate.render(&sample.component, &sample.props, shared.config.render_timeout)
-        {
+        if let Err(error) = isolate.render(
+            &sample.component,
+            &sample.props,
+            shared.config.render_timeout,
+        ) {
             tracing::debug!(worker = id, component = %sample.component, %error, "warm-up render failed");
             failed[k] = true;
             failures += 1;

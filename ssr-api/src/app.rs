@@ -86,7 +86,11 @@ async fn observe(
 
 /// Reads the body up to `limit` bytes; refuses larger bodies early when the
 /// client announces their length.
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -122,18 +126,22 @@ fn wants_json(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| {
-            accept.contains("application/json") && !accept.contains("text/html")
-        })
+        .is_some_and(|accept| accept.contains("application/json") && !accept.contains("text/html"))
 }
 
-async fn render(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+async fn render(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let debug = state.debug_errors;
     let result: Result<HttpResponse, ApiError> = async {
         let body = read_body(&req, payload, state.max_body_bytes).await?;
         let body: RenderBody = serde_json::from_slice(&body)
             .map_err(|e| ApiError::BadRequest(format!("invalid render request: {e}")))?;
-        let props = body.props.map_or_else(|| "{}".to_owned(), |p| p.get().to_owned());
+        let props = body
+            .props
+            .map_or_else(|| "{}".to_owned(), |p| p.get().to_owned());
         let request = RenderRequest {
             component: body.component,
             props,
@@ -170,7 +178,11 @@ fn log_error(error: &ApiError) {
     }
 }
 
-async fn batch(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+async fn batch(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     // Like the reference server's body parser: an oversized or malformed
     // body is answered with its status and an empty body.
     let body = match read_body(&req, payload, state.max_body_bytes).await {

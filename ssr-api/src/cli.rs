@@ -136,9 +136,17 @@ pub fn build_pool(
         .observer(observer)
         .v8_flags(args.v8_flags());
     if let Some(dir) = args.cache_dir() {
-        let store = crate::codecache::DiskCodeCache::open(&dir, pool::platform::v8_version(), &args.v8_flags())
-            .map_err(|e| format!("cannot use cache directory {}: {e}", dir.display()))?;
-        let store = if write_cache { store } else { store.read_only() };
+        let store = crate::codecache::DiskCodeCache::open(
+            &dir,
+            pool::platform::v8_version(),
+            &args.v8_flags(),
+        )
+        .map_err(|e| format!("cannot use cache directory {}: {e}", dir.display()))?;
+        let store = if write_cache {
+            store
+        } else {
+            store.read_only()
+        };
         builder = builder.code_cache(Arc::new(store));
     }
     builder.start().map_err(|e| e.to_string())

@@ -56,8 +56,12 @@ impl pool::CodeCacheStore for DiskCodeCache {
         let key = self.key(bundle, v8_tag);
         let len = bytes.len();
         match self.cache.put(&key, bytes) {
-            Ok(path) => tracing::info!(key = %key, bytes = len, path = %path.display(), "code cache written"),
-            Err(error) => tracing::warn!(key = %key, %error, "cannot write code cache; continuing without it"),
+            Ok(path) => {
+                tracing::info!(key = %key, bytes = len, path = %path.display(), "code cache written")
+            }
+            Err(error) => {
+                tracing::warn!(key = %key, %error, "cannot write code cache; continuing without it")
+            }
         }
     }
 

@@ -64,7 +64,12 @@ pub fn parse(body: &[u8]) -> Option<Vec<(String, Box<RawValue>)>> {
         }
         b'[' => {
             let jobs: Vec<Box<RawValue>> = serde_json::from_slice(body).ok()?;
-            Some(jobs.into_iter().enumerate().map(|(i, j)| (i.to_string(), j)).collect())
+            Some(
+                jobs.into_iter()
+                    .enumerate()
+                    .map(|(i, j)| (i.to_string(), j))
+                    .collect(),
+            )
         }
         _ => None,
     }
@@ -120,7 +125,9 @@ pub async fn render_batch(
         let props = fields
             .data
             .map_or_else(|| "null".to_owned(), |d| d.get().to_owned());
-        let result = pool.render(RenderRequest::new(component.clone(), props)).await;
+        let result = pool
+            .render(RenderRequest::new(component.clone(), props))
+            .await;
         let duration = started.elapsed().as_secs_f64() * 1e3;
         let name = fields.name.unwrap_or(Value::Null);
         let job = match result {

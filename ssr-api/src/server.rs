@@ -61,7 +61,9 @@ pub fn run(pool_args: PoolArgs, http: HttpArgs) -> Result<(), String> {
                 }
             }
         });
-        server.await.map_err(|e| format!("HTTP server failed: {e}"))?;
+        server
+            .await
+            .map_err(|e| format!("HTTP server failed: {e}"))?;
         tracing::info!("HTTP server stopped; shutting the pool down");
         pool.shutdown().await;
         if failed.load(Ordering::SeqCst) {

@@ -51,7 +51,7 @@ pub struct PoolArgs {
     /// Heap limit per isolate in MiB [default: 512]
     #[arg(long, env = "SSR_POOL_HEAP_LIMIT_MB")]
     pub heap_limit_mb: Option<usize>,
-    /// Young-generation semi-space per isolate in MiB [default: 16]
+    /// Young-generation semi-space per isolate in MiB [default: 32]
     #[arg(long, env = "SSR_POOL_SEMI_SPACE_MB")]
     pub semi_space_mb: Option<usize>,
     /// Replace an isolate after this many renders, 0 = never [default: 0]
@@ -85,7 +85,9 @@ impl PoolArgs {
             queue_timeout_ms: self.queue_timeout_ms.or(file.queue_timeout_ms),
             heap_limit_mb: self.heap_limit_mb.or(file.heap_limit_mb),
             semi_space_mb: self.semi_space_mb.or(file.semi_space_mb),
-            max_renders_per_isolate: self.max_renders_per_isolate.or(file.max_renders_per_isolate),
+            max_renders_per_isolate: self
+                .max_renders_per_isolate
+                .or(file.max_renders_per_isolate),
             max_output_bytes: self.max_output_bytes.or(file.max_output_bytes),
             fresh_context: self.fresh_context || file.fresh_context,
             v8_flags: self.v8_flags.or(file.v8_flags),

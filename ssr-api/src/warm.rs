@@ -63,7 +63,10 @@ pub async fn run(args: PoolArgs) -> Result<(), String> {
         .start()
         .map_err(|e| e.to_string())?;
     pool.wait_ready().await.map_err(|e| e.to_string())?;
-    let cold = pool.status().first_load.ok_or("the pool reported no load")?;
+    let cold = pool
+        .status()
+        .first_load
+        .ok_or("the pool reported no load")?;
 
     // Every sample must render; without samples, every component with {}.
     let samples = if samples.is_empty() {
@@ -79,8 +82,7 @@ pub async fn run(args: PoolArgs) -> Result<(), String> {
     };
     let bar = ProgressBar::new(samples.len() as u64);
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} samples {msg}")
-            .expect("valid template"),
+        ProgressStyle::with_template("{bar:40} {pos}/{len} samples {msg}").expect("valid template"),
     );
     let mut failures = Vec::new();
     for sample in &samples {
@@ -133,7 +135,10 @@ pub async fn run(args: PoolArgs) -> Result<(), String> {
         .start()
         .map_err(|e| e.to_string())?;
     check.wait_ready().await.map_err(|e| e.to_string())?;
-    let warm = check.status().first_load.ok_or("the pool reported no load")?;
+    let warm = check
+        .status()
+        .first_load
+        .ok_or("the pool reported no load")?;
     check.shutdown().await;
     if warm.cache != CacheOutcome::Hit {
         return Err(format!(
@@ -146,7 +151,11 @@ pub async fn run(args: PoolArgs) -> Result<(), String> {
     println!("file         {}", path.display());
     println!("cache size   {size} bytes");
     println!("samples      {} rendered ok", samples.len());
-    println!("compile      cold {}  cached {}", ms(cold.compile), ms(warm.compile));
+    println!(
+        "compile      cold {}  cached {}",
+        ms(cold.compile),
+        ms(warm.compile)
+    );
     println!(
         "evaluate     cold {}  cached {}",
         ms(cold.evaluate),

@@ -21,7 +21,9 @@ pub fn repo_root() -> PathBuf {
 
 /// Path of a built fixture bundle (`tests/fixtures/build/NAME.js`).
 pub fn fixture_path(name: &str) -> PathBuf {
-    let path = repo_root().join("tests/fixtures/build").join(format!("{name}.js"));
+    let path = repo_root()
+        .join("tests/fixtures/build")
+        .join(format!("{name}.js"));
     assert!(
         path.exists(),
         "fixture bundle {} is missing: run tests/setup.sh first",

@@ -78,7 +78,9 @@ impl TestServer {
             thread: Some(thread),
         };
         if setup.wait_ready {
-            server.block_on(server.pool.wait_ready()).expect("pool ready");
+            server
+                .block_on(server.pool.wait_ready())
+                .expect("pool ready");
         }
         server
     }

@@ -40,7 +40,10 @@ async fn basic_components_match_node() {
             Job::new("List", json!({ "items": items })),
             Job::new("Counter", json!({"start": 41})),
             Job::new("Themed", json!({"theme": "dark"})),
-            Job::new("Echo", json!({"a": [1, 2.5, null, true], "s": "</script><!--"})),
+            Job::new(
+                "Echo",
+                json!({"a": [1, 2.5, null, true], "s": "</script><!--"}),
+            ),
         ],
     )
     .await;
@@ -51,7 +54,10 @@ async fn non_ascii_props_and_output_match_node() {
     assert_matches_node(
         "basic",
         &[
-            Job::new("Unicode", json!({"text": "Grüße, 世界! 🎉 \u{2028} مرحبا 𝔘"})),
+            Job::new(
+                "Unicode",
+                json!({"text": "Grüße, 世界! 🎉 \u{2028} مرحبا 𝔘"}),
+            ),
             Job::new("Hello", json!({"name": "Zoë 👩‍👩‍👧"})),
         ],
     )
@@ -84,7 +90,10 @@ async fn to_locale_string_fast_path_matches_node() {
         .collect();
     let mut jobs = Vec::new();
     for locale in ["en-US", "de-DE", "fr-FR", "ja-JP", "ar-EG", "hi-IN"] {
-        jobs.push(Job::new("PriceList", json!({"items": items, "locale": locale})));
+        jobs.push(Job::new(
+            "PriceList",
+            json!({"items": items, "locale": locale}),
+        ));
     }
     assert_matches_node("intl", &jobs).await;
 }
@@ -107,7 +116,10 @@ async fn default_browser_build_of_react_dom_server_loads_and_matches_node() {
     // react-dom/server's browser entry needs MessageChannel at load.
     assert_matches_node(
         "browser-entry",
-        &[Job::new("Hello", json!({"name": "browser", "items": ["a", "b"]}))],
+        &[Job::new(
+            "Hello",
+            json!({"name": "browser", "items": ["a", "b"]}),
+        )],
     )
     .await;
 }
@@ -115,7 +127,9 @@ async fn default_browser_build_of_react_dom_server_loads_and_matches_node() {
 #[tokio::test]
 async fn throwing_component_returns_error_data_and_pool_stays_healthy() {
     let pool = start_pool(fixture("basic"), test_config(1)).await;
-    let err = render(&pool, &Job::new("Throws", json!({}))).await.unwrap_err();
+    let err = render(&pool, &Job::new("Throws", json!({})))
+        .await
+        .unwrap_err();
     let RenderError::Js(js) = err else {
         panic!("expected a JS error, got {err:?}")
     };
@@ -123,7 +137,10 @@ async fn throwing_component_returns_error_data_and_pool_stays_healthy() {
     assert_eq!(js.message, "boom from component");
     let stack = js.stack.expect("stack captured");
     assert!(stack.starts_with("Error: boom from component\n"), "{stack}");
-    assert!(stack.contains("basic.js:"), "stack names the bundle: {stack}");
+    assert!(
+        stack.contains("basic.js:"),
+        "stack names the bundle: {stack}"
+    );
 
     let job = Job::new("Hello", json!({"name": "after"}));
     let expected = node_html(&fixture_path("basic"), std::slice::from_ref(&job));
@@ -134,8 +151,13 @@ async fn throwing_component_returns_error_data_and_pool_stays_healthy() {
 #[tokio::test]
 async fn unknown_component_and_bad_props_are_typed_errors() {
     let pool = start_pool(fixture("basic"), test_config(1)).await;
-    let err = render(&pool, &Job::new("Nope", json!({}))).await.unwrap_err();
-    assert!(matches!(&err, RenderError::UnknownComponent(n) if n == "Nope"), "{err:?}");
+    let err = render(&pool, &Job::new("Nope", json!({})))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, RenderError::UnknownComponent(n) if n == "Nope"),
+        "{err:?}"
+    );
     assert_eq!(err.to_string(), "Component \"Nope\" not registered");
 
     let err = pool
@@ -176,7 +198,10 @@ async fn concurrent_renders_use_every_worker_and_never_mix_results() {
 async fn render_after_ten_thousand_renders_is_still_correct() {
     let pool = start_pool(fixture("basic"), test_config(1)).await;
     let jobs = [
-        Job::new("List", json!({"items": [{"id": 1, "label": "one"}, {"id": 2, "label": "two"}]})),
+        Job::new(
+            "List",
+            json!({"items": [{"id": 1, "label": "one"}, {"id": 2, "label": "two"}]}),
+        ),
         Job::new("Counter", json!({"start": 3})),
     ];
     let expected = node_html(&fixture_path("basic"), &jobs);

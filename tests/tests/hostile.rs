@@ -12,11 +12,7 @@ use serde_json::json;
 
 /// The tests here measure threads and memory of the whole process, so they
 /// run one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn hostile_config() -> PoolConfig {
     PoolConfig {
@@ -45,7 +41,10 @@ impl HealthyLoad {
         let ok = Arc::new(AtomicUsize::new(0));
         let (stop2, ok2) = (stop.clone(), ok.clone());
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let pool = start_pool(fixture("basic"), test_config(1)).await;
                 while !stop2.load(Ordering::Relaxed) {
@@ -79,7 +78,11 @@ impl HealthyLoad {
     }
 }
 
-async fn render(pool: &RenderPool, component: &str, props: serde_json::Value) -> Result<String, RenderError> {
+async fn render(
+    pool: &RenderPool,
+    component: &str,
+    props: serde_json::Value,
+) -> Result<String, RenderError> {
     pool.render(RenderRequest::new(component, props.to_string()))
         .await
         .map(|o| o.html)
@@ -89,7 +92,11 @@ async fn render(pool: &RenderPool, component: &str, props: serde_json::Value) ->
 async fn back_to_ready(pool: &RenderPool) {
     let started = Instant::now();
     while !pool.is_ready() {
-        assert!(started.elapsed() < Duration::from_secs(30), "pool did not recover: {:?}", pool.status());
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "pool did not recover: {:?}",
+            pool.status()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -104,8 +111,14 @@ async fn expect_each_time(
     for attempt in 0..3 {
         let started = Instant::now();
         let err = render(&pool, component, json!({})).await.unwrap_err();
-        assert!(check(&err), "{component} attempt {attempt}: unexpected {err:?}");
-        assert!(started.elapsed() < Duration::from_secs(20), "{component} was not bounded");
+        assert!(
+            check(&err),
+            "{component} attempt {attempt}: unexpected {err:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{component} was not bounded"
+        );
         back_to_ready(&pool).await;
     }
     pool
@@ -113,14 +126,26 @@ async fn expect_each_time(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_bundles_fail_alone_and_the_pool_recovers() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let load = HealthyLoad::start();
     let timeout = |e: &RenderError| matches!(e, RenderError::Timeout(_));
 
-    expect_each_time("loop", "Loop", hostile_config(), timeout).await.shutdown().await;
-    expect_each_time("promise-loop", "PromiseLoop", hostile_config(), timeout).await.shutdown().await;
-    expect_each_time("timer-loop", "TimerLoop", hostile_config(), timeout).await.shutdown().await;
-    expect_each_time("timer-loop", "TimerChain", hostile_config(), timeout).await.shutdown().await;
+    expect_each_time("loop", "Loop", hostile_config(), timeout)
+        .await
+        .shutdown()
+        .await;
+    expect_each_time("promise-loop", "PromiseLoop", hostile_config(), timeout)
+        .await
+        .shutdown()
+        .await;
+    expect_each_time("timer-loop", "TimerLoop", hostile_config(), timeout)
+        .await
+        .shutdown()
+        .await;
+    expect_each_time("timer-loop", "TimerChain", hostile_config(), timeout)
+        .await
+        .shutdown()
+        .await;
     expect_each_time("never", "Never", hostile_config(), |e| {
         matches!(e, RenderError::NeverSettled)
     })
@@ -133,11 +158,17 @@ async fn hostile_bundles_fail_alone_and_the_pool_recovers() {
             matches!(e, RenderError::OutOfMemory { limit_mb: 64 })
         })
         .await;
-        assert!(pool.status().replaced >= 3, "{component}: {:?}", pool.status());
+        assert!(
+            pool.status().replaced >= 3,
+            "{component}: {:?}",
+            pool.status()
+        );
         pool.shutdown().await;
     }
     expect_each_time("alloc", "AllocTyped", hostile_config(), |e| match e {
-        RenderError::Js(js) => js.name == "RangeError" && js.message.contains("Array buffer allocation failed"),
+        RenderError::Js(js) => {
+            js.name == "RangeError" && js.message.contains("Array buffer allocation failed")
+        }
         RenderError::OutOfMemory { .. } => true,
         _ => false,
     })
@@ -166,11 +197,20 @@ async fn hostile_bundles_fail_alone_and_the_pool_recovers() {
 
     let pool = start_pool(fixture("throw-values"), hostile_config()).await;
     let err = render(&pool, "ThrowString", json!({})).await.unwrap_err();
-    assert!(matches!(&err, RenderError::Js(js) if js.name == "string" && js.message == "plain string thrown"), "{err:?}");
+    assert!(
+        matches!(&err, RenderError::Js(js) if js.name == "string" && js.message == "plain string thrown"),
+        "{err:?}"
+    );
     let err = render(&pool, "ThrowNull", json!({})).await.unwrap_err();
-    assert!(matches!(&err, RenderError::Js(js) if js.name == "null" && js.message == "null"), "{err:?}");
+    assert!(
+        matches!(&err, RenderError::Js(js) if js.name == "null" && js.message == "null"),
+        "{err:?}"
+    );
     let err = render(&pool, "ThrowGetter", json!({})).await.unwrap_err();
-    assert!(matches!(&err, RenderError::Js(js) if js.name == "Error" && js.stack.is_none()), "{err:?}");
+    assert!(
+        matches!(&err, RenderError::Js(js) if js.name == "Error" && js.stack.is_none()),
+        "{err:?}"
+    );
     pool.shutdown().await;
 
     let pool = RenderPool::builder(fixture("load-throws"))
@@ -197,7 +237,7 @@ async fn hostile_bundles_fail_alone_and_the_pool_recovers() {
 
 #[tokio::test]
 async fn a_render_that_redefines_globals_does_not_reach_later_renders() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let fine = Job::new("Fine", json!({"items": ["x", "y"]}));
     let expected = node_html(&fixture_path("redefine"), std::slice::from_ref(&fine)).remove(0);
     for fresh_context in [false, true] {
@@ -207,8 +247,14 @@ async fn a_render_that_redefines_globals_does_not_reach_later_renders() {
             ..hostile_config()
         };
         let pool = start_pool(fixture("redefine"), config).await;
-        assert_eq!(render(&pool, "Fine", fine.props.clone()).await.unwrap(), expected);
-        assert_eq!(render(&pool, "Redefine", json!({})).await.unwrap(), "<p>redefined</p>");
+        assert_eq!(
+            render(&pool, "Fine", fine.props.clone()).await.unwrap(),
+            expected
+        );
+        assert_eq!(
+            render(&pool, "Redefine", json!({})).await.unwrap(),
+            "<p>redefined</p>"
+        );
         assert_eq!(
             render(&pool, "Fine", fine.props.clone()).await.unwrap(),
             expected,
@@ -232,7 +278,7 @@ fn proc_status(field: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_of_hostile_and_healthy_renders_does_not_grow() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let job = Job::new("Hello", json!({"name": "soak"}));
     let expected = node_html(&fixture_path("basic"), std::slice::from_ref(&job)).remove(0);
     let healthy = start_pool(fixture("basic"), test_config(1)).await;

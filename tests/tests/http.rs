@@ -22,7 +22,11 @@ fn renders_html_matching_node_and_json_on_request() {
     ];
     let expected = node_html(&fixture_path("basic"), &jobs);
     for (job, expected) in jobs.iter().zip(&expected) {
-        let reply = post(&server.url("/render"), &render_body(&job.component, job.props.clone()), None);
+        let reply = post(
+            &server.url("/render"),
+            &render_body(&job.component, job.props.clone()),
+            None,
+        );
         assert_eq!(reply.status, 200, "{}", reply.body);
         assert_eq!(reply.content_type, "text/html; charset=utf-8");
         assert_eq!(&reply.body, expected);
@@ -42,11 +46,16 @@ fn renders_html_matching_node_and_json_on_request() {
 
 fn assert_error(reply: &e2e::server::Reply, status: u16, code: &str) -> serde_json::Value {
     assert_eq!(reply.status, status, "{}", reply.body);
-    assert!(reply.content_type.starts_with("application/json"), "{reply:?}");
+    assert!(
+        reply.content_type.starts_with("application/json"),
+        "{reply:?}"
+    );
     let body = reply.json();
     assert_eq!(body["error"]["status"], status);
     assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
     body
 }
 
@@ -61,17 +70,35 @@ fn request_errors_have_one_json_shape() {
     );
     let url = server.url("/render");
 
-    let body = assert_error(&post(&url, &render_body("Missing", json!({})), None), 404, "unknown_component");
-    assert_eq!(body["error"]["message"], "Component \"Missing\" not registered");
+    let body = assert_error(
+        &post(&url, &render_body("Missing", json!({})), None),
+        404,
+        "unknown_component",
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "Component \"Missing\" not registered"
+    );
 
-    let body = assert_error(&post(&url, &render_body("Throws", json!({})), None), 500, "render_error");
+    let body = assert_error(
+        &post(&url, &render_body("Throws", json!({})), None),
+        500,
+        "render_error",
+    );
     assert_eq!(body["error"]["details"]["message"], "boom from component");
     assert_eq!(body["error"]["details"]["name"], "Error");
-    assert!(body["error"]["details"]["stack"].is_null(), "no stack unless debug is on");
+    assert!(
+        body["error"]["details"]["stack"].is_null(),
+        "no stack unless debug is on"
+    );
 
     assert_error(&post(&url, "{not json", None), 400, "bad_request");
     assert_error(&post(&url, r#"{"props": {}}"#, None), 400, "bad_request");
-    assert_error(&post(&url, r#"{"component": "Hello", "extra": 1}"#, None), 400, "bad_request");
+    assert_error(
+        &post(&url, r#"{"component": "Hello", "extra": 1}"#, None),
+        400,
+        "bad_request",
+    );
     let big = render_body("Echo", json!({"s": "x".repeat(20_000)}));
     assert_error(&post(&url, &big, None), 413, "body_too_large");
 
@@ -79,7 +106,11 @@ fn request_errors_have_one_json_shape() {
     assert_error(&reply, 404, "not_found");
 
     // The server still renders after all of that.
-    let reply = post(&url, &render_body("Hello", json!({"name": "still here"})), None);
+    let reply = post(
+        &url,
+        &render_body("Hello", json!({"name": "still here"})),
+        None,
+    );
     assert_eq!(reply.status, 200);
     assert!(reply.body.contains("still here"));
 }
@@ -93,10 +124,19 @@ fn debug_setting_puts_stacks_in_responses() {
             ..ServerSetup::default()
         },
     );
-    let reply = post(&server.url("/render"), &render_body("Throws", json!({})), None);
+    let reply = post(
+        &server.url("/render"),
+        &render_body("Throws", json!({})),
+        None,
+    );
     let body = assert_error(&reply, 500, "render_error");
-    let stack = body["error"]["details"]["stack"].as_str().expect("stack present");
-    assert!(stack.contains("boom from component") && stack.contains("basic.js"), "{stack}");
+    let stack = body["error"]["details"]["stack"]
+        .as_str()
+        .expect("stack present");
+    assert!(
+        stack.contains("boom from component") && stack.contains("basic.js"),
+        "{stack}"
+    );
 }
 
 #[test]
@@ -105,7 +145,13 @@ fn timeouts_are_504_and_a_full_queue_is_503_with_retry_after() {
     config.queue_capacity = 1;
     config.warmup_renders = 0;
     config.render_timeout = Duration::from_millis(1500);
-    let server = TestServer::start(fixture("loop"), ServerSetup { config, ..ServerSetup::default() });
+    let server = TestServer::start(
+        fixture("loop"),
+        ServerSetup {
+            config,
+            ..ServerSetup::default()
+        },
+    );
     let url = server.url("/render");
 
     let body = json!({"component": "Loop", "timeoutMs": 200}).to_string();
@@ -149,13 +195,17 @@ fn concurrent_raw_posts(addr: std::net::SocketAddr, bodies: &[String]) -> Vec<(u
     streams
         .iter_mut()
         .map(|stream| {
-            stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(120)))
+                .unwrap();
             let mut raw = Vec::new();
             stream.read_to_end(&mut raw).expect("response");
             let text = String::from_utf8(raw).expect("utf-8");
             let status: u16 = text[9..12].parse().expect("status code");
             let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
-            assert!(!head.to_ascii_lowercase().contains("transfer-encoding: chunked"));
+            assert!(!head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked"));
             (status, body.to_owned())
         })
         .collect()
@@ -201,9 +251,25 @@ fn ready_flips_only_after_warm_up_and_metrics_count_requests() {
     assert_eq!(ready.json()["readyWorkers"], 2);
 
     for _ in 0..3 {
-        assert_eq!(post(&server.url("/render"), &render_body("Table", json!({})), None).status, 200);
+        assert_eq!(
+            post(
+                &server.url("/render"),
+                &render_body("Table", json!({})),
+                None
+            )
+            .status,
+            200
+        );
     }
-    assert_eq!(post(&server.url("/render"), &render_body("Nope", json!({})), None).status, 404);
+    assert_eq!(
+        post(
+            &server.url("/render"),
+            &render_body("Nope", json!({})),
+            None
+        )
+        .status,
+        404
+    );
 
     let metrics = get(&server.url("/metrics"));
     assert_eq!(metrics.status, 200);
@@ -216,15 +282,27 @@ fn ready_flips_only_after_warm_up_and_metrics_count_requests() {
             .unwrap_or_else(|| panic!("metric {name} missing in\n{}", metrics.body))
             .1
     };
-    assert_eq!(value(r#"ssr_http_requests_total{route="/render",status="200"}"#), 3.0);
-    assert_eq!(value(r#"ssr_http_requests_total{route="/render",status="404"}"#), 1.0);
+    assert_eq!(
+        value(r#"ssr_http_requests_total{route="/render",status="200"}"#),
+        3.0
+    );
+    assert_eq!(
+        value(r#"ssr_http_requests_total{route="/render",status="404"}"#),
+        1.0
+    );
     assert_eq!(value("ssr_workers_ready"), 2.0);
     assert_eq!(value("ssr_workers_busy"), 0.0);
     assert_eq!(value("ssr_queue_depth"), 0.0);
-    assert_eq!(value(r#"ssr_renders_total{outcome="unknown_component"}"#), 1.0);
+    assert_eq!(
+        value(r#"ssr_renders_total{outcome="unknown_component"}"#),
+        1.0
+    );
     // Served renders only; warm-up renders are not requests.
     assert_eq!(value(r#"ssr_renders_total{outcome="ok"}"#), 3.0);
-    assert_eq!(value(r#"ssr_render_duration_seconds_count{outcome="ok"}"#), 3.0);
+    assert_eq!(
+        value(r#"ssr_render_duration_seconds_count{outcome="ok"}"#),
+        3.0
+    );
     assert_eq!(value(r#"ssr_code_cache_total{outcome="miss"}"#), 2.0);
 
     let openapi = get(&server.url("/openapi.json"));
@@ -247,7 +325,9 @@ fn parse_prometheus(text: &str) -> Vec<(String, f64)> {
             );
             continue;
         }
-        let (name, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("bad line: {line}"));
+        let (name, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line: {line}"));
         let value: f64 = match value {
             "+Inf" => f64::INFINITY,
             v => v.parse().unwrap_or_else(|_| panic!("bad value in: {line}")),

@@ -16,7 +16,10 @@ fn keys(value: &Value) -> Vec<String> {
 /// What `Object.keys(JSON.parse(body))` gives in Node.
 fn node_key_order(body: &str) -> Vec<String> {
     let output = std::process::Command::new("node")
-        .args(["-e", "process.stdout.write(JSON.stringify(Object.keys(JSON.parse(process.argv[1]))))"])
+        .args([
+            "-e",
+            "process.stdout.write(JSON.stringify(Object.keys(JSON.parse(process.argv[1]))))",
+        ])
         .arg(body)
         .output()
         .expect("node runs");
@@ -24,7 +27,15 @@ fn node_key_order(body: &str) -> Vec<String> {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-const RESULT_KEYS: [&str; 7] = ["name", "html", "meta", "duration", "statusCode", "success", "error"];
+const RESULT_KEYS: [&str; 7] = [
+    "name",
+    "html",
+    "meta",
+    "duration",
+    "statusCode",
+    "success",
+    "error",
+];
 
 #[test]
 fn success_unknown_and_throwing_jobs_have_the_reference_shape() {
@@ -45,7 +56,10 @@ fn success_unknown_and_throwing_jobs_have_the_reference_shape() {
     let results = &response["results"];
     assert_eq!(keys(results), ["ok", "missing", "throws"]);
 
-    let expected = node_html(&fixture_path("basic"), &[Job::new("Hello", json!({"name": "nova"}))]);
+    let expected = node_html(
+        &fixture_path("basic"),
+        &[Job::new("Hello", json!({"name": "nova"}))],
+    );
     let ok = &results["ok"];
     assert_eq!(keys(ok), RESULT_KEYS);
     assert_eq!(ok["name"], "Hello");
@@ -62,7 +76,10 @@ fn success_unknown_and_throwing_jobs_have_the_reference_shape() {
     assert_eq!(missing["statusCode"], 404);
     assert_eq!(missing["success"], false);
     assert_eq!(missing["error"]["name"], "ReferenceError");
-    assert_eq!(missing["error"]["message"], "Component \"NotThere\" not registered");
+    assert_eq!(
+        missing["error"]["message"],
+        "Component \"NotThere\" not registered"
+    );
     assert_eq!(
         missing["error"]["stack"][0],
         "ReferenceError: Component \"NotThere\" not registered"
@@ -155,7 +172,11 @@ fn tokens_of_every_style_come_back_in_reference_order() {
             .collect::<Vec<_>>(),
     );
     for (i, token) in tokens.iter().enumerate() {
-        assert_eq!(results[*token]["html"].as_str().unwrap(), expected[i], "token {token}");
+        assert_eq!(
+            results[*token]["html"].as_str().unwrap(),
+            expected[i],
+            "token {token}"
+        );
     }
 }
 
@@ -163,13 +184,21 @@ fn tokens_of_every_style_come_back_in_reference_order() {
 fn a_large_batch_of_async_jobs_renders_every_job() {
     let server = TestServer::start(fixture("basic"), ServerSetup::default());
     let jobs: serde_json::Map<String, Value> = (0..64)
-        .map(|i| (i.to_string(), json!({"name": "Async", "data": {"title": format!("t{i}")}})))
+        .map(|i| {
+            (
+                i.to_string(),
+                json!({"name": "Async", "data": {"title": format!("t{i}")}}),
+            )
+        })
         .collect();
     let reply = batch(&server, &Value::Object(jobs).to_string()).json();
     let results = reply["results"].as_object().unwrap();
     assert_eq!(results.len(), 64);
     for (token, result) in results {
         assert_eq!(result["statusCode"], 200);
-        assert!(result["html"].as_str().unwrap().contains(&format!("t{token}")));
+        assert!(result["html"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("t{token}")));
     }
 }
