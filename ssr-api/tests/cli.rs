@@ -1,0 +1,257 @@
+//! The `ssr-pool` binary as users run it: `render`, `warm`, and `serve`
+//! with a graceful stop.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ssr-pool"));
+    cmd.env("RUST_LOG", "info");
+    cmd
+}
+
+fn write_bundle(dir: &Path, name: &str, source: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, source).unwrap();
+    path
+}
+
+#[test]
+fn render_with_no_arguments_prints_the_example_page() {
+    let out = bin().env("SSR_POOL_NO_CACHE", "1").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = String::from_utf8(out.stdout).unwrap();
+    assert!(html.starts_with("<div class=\"page\">"), "{html}");
+    assert!(html.contains("Northwind"));
+}
+
+#[test]
+fn render_reports_js_errors_and_bad_input_with_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = write_bundle(
+        dir.path(),
+        "b.js",
+        r#"SsrPool.register("Ok", p => "<b>" + p.x + "</b>");
+           SsrPool.register("Bad", () => { throw new TypeError("bad props"); });"#,
+    );
+    let run = |args: &[&str]| {
+        bin()
+            .arg("render")
+            .arg("--no-cache")
+            .arg("--bundle")
+            .arg(&bundle)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ok = run(&["--component", "Ok", "--props", r#"{"x": 5}"#]);
+    assert!(ok.status.success());
+    assert_eq!(ok.stdout, b"<b>5</b>");
+
+    let bad = run(&["--component", "Bad"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("TypeError: bad props"));
+
+    let bad = run(&["--component", "Ok", "--props", "{nope"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("props are not valid JSON"));
+}
+
+#[test]
+fn warm_writes_a_cache_that_render_then_hits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["warm", "--cache-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in ["key ", "cache size ", "compile ", "samples "] {
+        assert!(stdout.contains(line), "missing {line:?} in {stdout}");
+    }
+    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(files.len(), 1);
+
+    let out = bin()
+        .args(["render", "--cache-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("code cache loaded from disk"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn warm_fails_clearly_on_bad_bundles_samples_and_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let throws = write_bundle(dir.path(), "t.js", "throw new Error('no load');");
+    let out = bin()
+        .args(["warm", "--cache-dir"])
+        .arg(dir.path().join("c1"))
+        .arg("--bundle")
+        .arg(&throws)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no load"));
+
+    let needs_props = write_bundle(
+        dir.path(),
+        "p.js",
+        r#"SsrPool.register("Item", p => "<i>" + p.item.name + "</i>");"#,
+    );
+    let out = bin()
+        .args(["warm", "--cache-dir"])
+        .arg(dir.path().join("c2"))
+        .arg("--bundle")
+        .arg(&needs_props)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Item") && stderr.contains("--samples"),
+        "{stderr}"
+    );
+
+    let samples = write_bundle(
+        dir.path(),
+        "s.json",
+        r#"[{"component": "Item", "props": {"item": {"name": "x"}}}]"#,
+    );
+    let out = bin()
+        .args(["warm", "--cache-dir"])
+        .arg(dir.path().join("c3"))
+        .arg("--bundle")
+        .arg(&needs_props)
+        .arg("--samples")
+        .arg(&samples)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let file = write_bundle(dir.path(), "plain-file", "x");
+    let out = bin()
+        .args(["warm", "--cache-dir"])
+        .arg(file.join("sub"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not usable"));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http(port: u16, request: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut out = String::new();
+    stream.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+fn post_render(port: u16, body: &str) -> std::io::Result<String> {
+    http(
+        port,
+        &format!(
+            "POST /render HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+#[test]
+fn serve_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = write_bundle(
+        dir.path(),
+        "slow.js",
+        r#"SsrPool.register("Slow", p => new Promise(r => setTimeout(() => r("<p>done " + p.ms + "</p>"), p.ms)));"#,
+    );
+    let port = free_port();
+    let mut child = bin()
+        .args(["serve", "--no-cache", "--workers", "2", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--bundle")
+        .arg(&bundle)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !http(
+        port,
+        "GET /ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .is_ok_and(|r| r.starts_with("HTTP/1.1 200"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Keep-alive: two requests on one connection.
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    for _ in 0..2 {
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let n = stream.read(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    }
+    drop(stream);
+
+    let in_flight = std::thread::spawn(move || {
+        post_render(port, r#"{"component":"Slow","props":{"ms":1500}}"#)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let reply = in_flight
+        .join()
+        .unwrap()
+        .expect("in-flight request answered");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.ends_with("<p>done 1500</p>"), "{reply}");
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "exit status {exit}");
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "new connections are refused"
+    );
+}
