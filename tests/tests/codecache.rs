@@ -102,7 +102,8 @@ async fn bytes_v8_rejects_are_replaced_by_a_good_cache() {
 
 #[tokio::test]
 async fn corrupt_cache_files_are_misses_and_rendering_goes_on() {
-    let corruptions: [(&str, fn(&mut Vec<u8>)); 4] = [
+    type Corruption = (&'static str, fn(&mut Vec<u8>));
+    let corruptions: [Corruption; 4] = [
         ("truncated", |f| f.truncate(f.len() / 2)),
         ("flipped byte", |f| {
             let i = f.len() - 10;
