@@ -9,6 +9,7 @@
 //! ssr-bench code-cache [--bundle FILE --component NAME]
 //! ```
 
+mod hostile;
 mod node;
 mod pages;
 mod throughput;
@@ -64,6 +65,22 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "table,app")]
         pages: Vec<String>,
     },
+    /// Healthy throughput while a share of requests is hostile, and the time
+    /// to replace a poisoned isolate
+    Hostile {
+        /// Hostile kinds, used in turn
+        #[arg(long, value_delimiter = ',', default_value = "loop,alloc,throw")]
+        kinds: Vec<String>,
+        /// Percent of requests that are hostile
+        #[arg(long, default_value_t = 10)]
+        percent: u32,
+        /// Render deadline in milliseconds (what a loop costs)
+        #[arg(long, default_value_t = 100)]
+        timeout_ms: u64,
+        /// Heap limit of the isolates in MiB (what a heap bomb fills)
+        #[arg(long, default_value_t = 128)]
+        heap_limit_mb: usize,
+    },
     /// Compile + evaluate cold vs with the code cache, first render after each
     CodeCache {
         /// Bundle to measure [default: the largest fixture bundle]
@@ -101,6 +118,15 @@ fn main() -> std::process::ExitCode {
             }
             Command::FreshContext { pages } => {
                 throughput::fresh_context(&pages, seconds, &cli.out).await
+            }
+            Command::Hostile {
+                kinds,
+                percent,
+                timeout_ms,
+                heap_limit_mb,
+            } => {
+                let timeout = Duration::from_millis(timeout_ms);
+                hostile::run(&kinds, percent, timeout, heap_limit_mb, seconds, &cli.out).await
             }
             Command::CodeCache {
                 bundle,

@@ -1,0 +1,151 @@
+//! Healthy throughput while some requests are hostile, and the time it takes
+//! a worker to replace a poisoned isolate.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bundles::{Bundle, DEFAULT_MAX_BUNDLE_BYTES};
+use pool::{PoolConfig, RenderPool, RenderRequest, Sample};
+use serde_json::json;
+
+use crate::pages;
+
+const HEALTHY: &str = "Page";
+
+/// The component of a hostile kind.
+fn component(kind: &str) -> Result<&'static str, String> {
+    match kind {
+        "loop" => Ok("Loop"),
+        "alloc" => Ok("Alloc"),
+        "throw" => Ok("Throw"),
+        other => Err(format!("unknown hostile kind {other} (loop, alloc, throw)")),
+    }
+}
+
+async fn start(config: PoolConfig) -> Result<RenderPool, String> {
+    let path = pages::fixture("mixed")?;
+    let bundle = Bundle::from_file(path, DEFAULT_MAX_BUNDLE_BYTES).map_err(|e| e.to_string())?;
+    let pool = RenderPool::builder(bundle)
+        .config(config)
+        .samples(vec![Sample {
+            component: HEALTHY.into(),
+            props: "{}".into(),
+        }])
+        .start()
+        .map_err(|e| e.to_string())?;
+    pool.wait_ready().await.map_err(|e| e.to_string())?;
+    Ok(pool)
+}
+
+/// Closed loop with 2 requests in flight per worker; every request whose
+/// sequence number falls in the hostile share renders a hostile component.
+/// Returns healthy renders per second.
+async fn mixed_loop(
+    pool: &RenderPool,
+    percent: u32,
+    hostile: &[&'static str],
+    seconds: Duration,
+) -> f64 {
+    let seq = Arc::new(AtomicU64::new(0));
+    let healthy = Arc::new(AtomicU64::new(0));
+    let start = Instant::now() + Duration::from_secs(1);
+    let end = start + seconds;
+    let tasks: Vec<_> = (0..2 * pool.workers())
+        .map(|_| {
+            let (pool, seq, healthy) = (pool.clone(), seq.clone(), healthy.clone());
+            let kinds = hostile.to_vec();
+            tokio::spawn(async move {
+                while Instant::now() < end {
+                    let n = seq.fetch_add(1, Ordering::Relaxed);
+                    let hostile = (n % 100) < u64::from(percent);
+                    let component = if hostile {
+                        kinds[(n / 100) as usize % kinds.len()]
+                    } else {
+                        HEALTHY
+                    };
+                    let ok = pool
+                        .render(RenderRequest::new(component, "{}"))
+                        .await
+                        .is_ok();
+                    if !hostile && ok && Instant::now() >= start {
+                        healthy.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("bench task");
+    }
+    healthy.load(Ordering::Relaxed) as f64 / seconds.as_secs_f64()
+}
+
+/// Time from a heap-limit failure's answer until the worker is ready again.
+async fn replacement_time(config: PoolConfig, runs: usize) -> Result<Vec<f64>, String> {
+    let pool = start(PoolConfig {
+        workers: 1,
+        ..config
+    })
+    .await?;
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let err = pool.render(RenderRequest::new("Alloc", "{}")).await;
+        let failed_at = Instant::now();
+        if !matches!(err, Err(pool::RenderError::OutOfMemory { .. })) {
+            return Err(format!("expected out of memory, got {err:?}"));
+        }
+        while !pool.is_ready() {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        times.push(failed_at.elapsed().as_secs_f64() * 1e3);
+    }
+    pool.shutdown().await;
+    Ok(times)
+}
+
+pub async fn run(
+    kinds: &[String],
+    percent: u32,
+    timeout: Duration,
+    heap_limit_mb: usize,
+    seconds: Duration,
+    out: &Path,
+) -> Result<(), String> {
+    let config = PoolConfig {
+        render_timeout: timeout,
+        heap_limit_mb,
+        warmup_renders: 200,
+        ..PoolConfig::default()
+    };
+    let hostile = kinds
+        .iter()
+        .map(|k| component(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let pool = start(config.clone()).await?;
+    let clean = mixed_loop(&pool, 0, &hostile, seconds).await;
+    let mixed = mixed_loop(&pool, percent, &hostile, seconds).await;
+    let replaced = pool.status().replaced;
+    pool.shutdown().await;
+    let mut replace = replacement_time(config, 5).await?;
+    replace.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let median = replace[replace.len() / 2];
+    println!("healthy renders/s with 0% hostile:  {clean:.0}");
+    println!(
+        "healthy renders/s with {percent}% hostile ({}): {mixed:.0}  (ratio {:.3})",
+        kinds.join(","),
+        mixed / clean
+    );
+    println!("isolates replaced during the mixed run: {replaced}");
+    println!("time to replace a poisoned isolate: median {median:.1} ms ({replace:.1?})");
+    let path = out.join("hostile.json");
+    let body = json!({
+        "percentHostile": percent, "kinds": kinds, "timeoutMs": timeout.as_millis() as u64, "heapLimitMb": heap_limit_mb,
+        "healthyPerSecClean": clean, "healthyPerSecMixed": mixed, "ratio": mixed / clean,
+        "isolatesReplaced": replaced, "replaceMsMedian": median, "replaceMs": replace,
+    });
+    std::fs::write(&path, serde_json::to_vec_pretty(&body).unwrap()).map_err(|e| e.to_string())?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
