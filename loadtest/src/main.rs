@@ -10,8 +10,12 @@
 //! ```
 
 mod hostile;
+mod http;
 mod node;
 mod pages;
+mod plot;
+mod report;
+mod servers;
 mod throughput;
 
 use std::path::PathBuf;
@@ -64,6 +68,18 @@ enum Command {
     FreshContext {
         #[arg(long, value_delimiter = ',', default_value = "table,app")]
         pages: Vec<String>,
+    },
+    /// The service over HTTP against Node baselines B1 (loop), B2 (cluster)
+    /// and B3 (isolated-vm): Markdown + JSON report and SVG plots
+    Report {
+        #[arg(long, value_delimiter = ',', default_value = "table,divs,app")]
+        pages: Vec<String>,
+        /// Workers of every server [default: available parallelism]
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Baselines to run beside the service (b2, b3)
+        #[arg(long, value_delimiter = ',', default_value = "b2,b3")]
+        baselines: Vec<String>,
     },
     /// Healthy throughput while a share of requests is hostile, and the time
     /// to replace a poisoned isolate
@@ -118,6 +134,34 @@ fn main() -> std::process::ExitCode {
             }
             Command::FreshContext { pages } => {
                 throughput::fresh_context(&pages, seconds, &cli.out).await
+            }
+            Command::Report {
+                pages,
+                workers,
+                baselines,
+            } => {
+                let baselines = baselines
+                    .iter()
+                    .map(|b| match b.as_str() {
+                        "b2" => Ok(servers::Kind::NodeCluster),
+                        "b3" => Ok(servers::Kind::IsolatedVm),
+                        other => Err(format!("unknown baseline {other} (b2, b3)")),
+                    })
+                    .collect::<Result<Vec<_>, _>>();
+                match baselines {
+                    Ok(baselines) => {
+                        let options = report::Options {
+                            pages,
+                            workers: workers.unwrap_or_else(|| {
+                                std::thread::available_parallelism().map_or(1, |n| n.get())
+                            }),
+                            seconds,
+                            baselines,
+                        };
+                        report::run(options, &cli.out).await
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Command::Hostile {
                 kinds,

@@ -150,14 +150,20 @@ async fn render(
         let started = Instant::now();
         let output = state.pool.render(request).await?;
         let duration_ms = started.elapsed().as_secs_f64() * 1e3;
+        let render_ms = output.render_time.as_secs_f64() * 1e3;
+        let queue_ms = output.queue_time.as_secs_f64() * 1e3;
+        let timing = format!("render;dur={render_ms:.3}, queue;dur={queue_ms:.3}");
         Ok(if wants_json(&req) {
-            HttpResponse::Ok().json(serde_json::json!({
-                "html": output.html,
-                "durationMs": duration_ms,
-                "renderMs": output.render_time.as_secs_f64() * 1e3,
-            }))
+            HttpResponse::Ok()
+                .insert_header(("Server-Timing", timing))
+                .json(serde_json::json!({
+                    "html": output.html,
+                    "durationMs": duration_ms,
+                    "renderMs": render_ms,
+                }))
         } else {
             HttpResponse::Ok()
+                .insert_header(("Server-Timing", timing))
                 .content_type("text/html; charset=utf-8")
                 .body(output.html)
         })

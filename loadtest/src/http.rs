@@ -1,0 +1,316 @@
+//! The HTTP load generator: keep-alive HTTP/1.1 connections (hyper) to a
+//! loopback server, in a closed loop (C connections, each sending its next
+//! request when the previous answer arrives) or an open loop (requests
+//! started on a fixed schedule; latency counted from the scheduled time, so
+//! a stalled server cannot hide its queueing). Bounded in time and count.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+
+/// One request of a scenario: a POST with a JSON body, or a GET when the
+/// body is empty.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub path: &'static str,
+    pub body: Bytes,
+    /// Ask for a JSON answer (`Accept: application/json`).
+    pub json: bool,
+}
+
+impl Call {
+    pub fn render(component: &str, props: &str) -> Self {
+        Self {
+            path: "/render",
+            body: Bytes::from(format!(r#"{{"component":"{component}","props":{props}}}"#)),
+            json: false,
+        }
+    }
+
+    /// A Hypernova batch of `jobs` (component, props) pairs.
+    pub fn batch(jobs: &[(&str, &str)]) -> Self {
+        let body: Vec<String> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, (name, props))| format!(r#""job{i}":{{"name":"{name}","data":{props}}}"#))
+            .collect();
+        Self {
+            path: "/batch",
+            body: Bytes::from(format!("{{{}}}", body.join(","))),
+            json: false,
+        }
+    }
+
+    pub fn get(path: &'static str) -> Self {
+        Self {
+            path,
+            body: Bytes::new(),
+            json: false,
+        }
+    }
+}
+
+/// What a load run measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoadResult {
+    pub requests: u64,
+    pub errors: u64,
+    pub seconds: f64,
+    pub per_sec: f64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+    pub mean_us: f64,
+}
+
+impl LoadResult {
+    fn from(hist: &Histogram<u64>, errors: u64, seconds: f64) -> Self {
+        Self {
+            requests: hist.len(),
+            errors,
+            seconds,
+            per_sec: hist.len() as f64 / seconds,
+            p50_us: hist.value_at_quantile(0.5),
+            p90_us: hist.value_at_quantile(0.9),
+            p99_us: hist.value_at_quantile(0.99),
+            p999_us: hist.value_at_quantile(0.999),
+            max_us: hist.max(),
+            mean_us: hist.mean(),
+        }
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds")
+}
+
+/// Refuses anything but loopback targets.
+pub fn check_loopback(addr: SocketAddr) -> Result<(), String> {
+    if addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{addr} is not a loopback address; the load generator only targets this machine"
+        ))
+    }
+}
+
+async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    stream.set_nodelay(true).ok();
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// Sends one request; Ok(status) once the whole body is read.
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    addr: SocketAddr,
+    call: &Call,
+) -> Result<(u16, Bytes), String> {
+    sender.ready().await.map_err(|e| e.to_string())?;
+    let builder = if call.body.is_empty() {
+        Request::get(call.path)
+    } else {
+        Request::post(call.path).header(hyper::header::CONTENT_TYPE, "application/json")
+    };
+    let accept = if call.json { "application/json" } else { "*/*" };
+    let request = builder
+        .header(hyper::header::HOST, addr.to_string())
+        .header(hyper::header::ACCEPT, accept)
+        .body(Full::new(call.body.clone()))
+        .map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, body))
+}
+
+/// Sends `call` `count` times, one at a time on one keep-alive connection,
+/// and returns (client-observed ms, server `render` time from the
+/// Server-Timing header in ms) per request.
+pub async fn timed_sequence(
+    addr: SocketAddr,
+    call: &Call,
+    count: usize,
+) -> Result<Vec<(f64, f64)>, String> {
+    check_loopback(addr)?;
+    let mut sender = connect(addr).await?;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        sender.ready().await.map_err(|e| e.to_string())?;
+        let request = Request::post(call.path)
+            .header(hyper::header::HOST, addr.to_string())
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(call.body.clone()))
+            .map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let render_ms = response
+            .headers()
+            .get("server-timing")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("render;dur="))
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or("no Server-Timing render duration in the response")?;
+        response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        out.push((started.elapsed().as_secs_f64() * 1e3, render_ms));
+    }
+    Ok(out)
+}
+
+/// A single request on a fresh connection (readiness checks, samples).
+pub async fn request(addr: SocketAddr, call: &Call) -> Result<(u16, Bytes), String> {
+    let mut sender = connect(addr).await?;
+    send(&mut sender, addr, call).await
+}
+
+/// `connections` keep-alive connections, each looping over `calls` (offset
+/// by its index) until `duration` or `max_requests` is reached, after
+/// `warmup` unmeasured.
+pub async fn closed_loop(
+    addr: SocketAddr,
+    calls: Arc<Vec<Call>>,
+    connections: usize,
+    warmup: Duration,
+    duration: Duration,
+    max_requests: u64,
+) -> Result<LoadResult, String> {
+    check_loopback(addr)?;
+    let begin = Instant::now() + warmup;
+    let end = begin + duration;
+    let sent = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let calls = Arc::clone(&calls);
+        let sent = Arc::clone(&sent);
+        let mut sender = connect(addr).await?;
+        tasks.push(tokio::spawn(async move {
+            let mut hist = histogram();
+            let mut errors = 0u64;
+            let mut i = c;
+            loop {
+                let started = Instant::now();
+                if started >= end || sent.load(Ordering::Relaxed) >= max_requests {
+                    break;
+                }
+                let call = &calls[i % calls.len()];
+                i += 1;
+                let ok = match send(&mut sender, addr, call).await {
+                    Ok((status, _)) => status == 200,
+                    Err(_) => {
+                        // Reconnect after a broken connection.
+                        if let Ok(s) = connect(addr).await {
+                            sender = s;
+                        }
+                        false
+                    }
+                };
+                if started >= begin {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    if ok {
+                        hist.record(started.elapsed().as_micros().max(1) as u64)
+                            .ok();
+                    } else {
+                        errors += 1;
+                    }
+                }
+            }
+            (hist, errors)
+        }));
+    }
+    let mut hist = histogram();
+    let mut errors = 0;
+    for t in tasks {
+        let (h, e) = t.await.map_err(|e| e.to_string())?;
+        hist.add(h).map_err(|e| e.to_string())?;
+        errors += e;
+    }
+    let seconds = (Instant::now().min(end) - begin).as_secs_f64().max(1e-3);
+    Ok(LoadResult::from(&hist, errors, seconds))
+}
+
+/// Starts requests at `rate` per second for `duration`, each on an idle
+/// keep-alive connection (opening more as needed, up to `max_connections`).
+/// Latency is measured from each request's scheduled start.
+pub async fn open_loop(
+    addr: SocketAddr,
+    calls: Arc<Vec<Call>>,
+    rate: f64,
+    duration: Duration,
+    max_connections: usize,
+) -> Result<LoadResult, String> {
+    check_loopback(addr)?;
+    let (idle_tx, idle_rx) = async_channel::unbounded::<SendRequest<Full<Bytes>>>();
+    let opened = Arc::new(AtomicU64::new(0));
+    let total = (rate * duration.as_secs_f64()).round() as u64;
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now() + Duration::from_millis(50);
+    let mut tasks = Vec::with_capacity(total as usize);
+    for n in 0..total {
+        let scheduled = start + interval * n as u32;
+        tokio::time::sleep_until(scheduled.into()).await;
+        let call = calls[n as usize % calls.len()].clone();
+        let (idle_tx, idle_rx, opened) = (idle_tx.clone(), idle_rx.clone(), Arc::clone(&opened));
+        tasks.push(tokio::spawn(async move {
+            let mut sender = match idle_rx.try_recv() {
+                Ok(s) => s,
+                Err(_) if opened.fetch_add(1, Ordering::Relaxed) < max_connections as u64 => {
+                    connect(addr).await?
+                }
+                Err(_) => idle_rx.recv().await.map_err(|e| e.to_string())?,
+            };
+            let result = send(&mut sender, addr, &call).await;
+            let latency = scheduled.elapsed();
+            if result.is_ok() {
+                let _ = idle_tx.send(sender).await;
+            }
+            Ok::<_, String>((result.map(|(s, _)| s == 200).unwrap_or(false), latency))
+        }));
+    }
+    let mut hist = histogram();
+    let mut errors = 0;
+    for t in tasks {
+        match t.await.map_err(|e| e.to_string())? {
+            Ok((true, latency)) => {
+                hist.record(latency.as_micros().max(1) as u64).ok();
+            }
+            _ => errors += 1,
+        }
+    }
+    let seconds = duration.as_secs_f64();
+    Ok(LoadResult::from(&hist, errors, seconds))
+}

@@ -1,0 +1,200 @@
+//! The servers under test, started as child processes on loopback ports:
+//! the service (`ssr-pool serve`), the Node `cluster` baseline (B2) and the
+//! isolated-vm baseline (B3).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::http::{self, Call};
+use crate::pages::repo_root;
+
+/// Which server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Kind {
+    Service,
+    NodeCluster,
+    IsolatedVm,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Service => "service",
+            Kind::NodeCluster => "B2 node cluster",
+            Kind::IsolatedVm => "B3 isolated-vm",
+        }
+    }
+}
+
+/// A running server; killed on drop.
+pub struct Server {
+    pub addr: SocketAddr,
+    child: Child,
+    /// Time from spawn to the first successful render.
+    pub cold_start: Duration,
+}
+
+/// isolated-vm's memory limit (MiB); it also sizes the young generation.
+pub const IVM_MEMORY_LIMIT_MB: usize = 128;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn service_binary() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let path = exe.with_file_name("ssr-pool");
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} is missing: build it with `cargo build --release -p ssr-api`",
+            path.display()
+        ))
+    }
+}
+
+impl Server {
+    /// Starts `kind` on `bundle` with `workers` workers and waits until a
+    /// render of `probe` succeeds.
+    pub async fn start(
+        kind: Kind,
+        bundle: &Path,
+        workers: usize,
+        probe: &Call,
+        samples: Option<&Path>,
+    ) -> Result<Self, String> {
+        let port = free_port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let workers_s = workers.to_string();
+        let mut cmd = match kind {
+            Kind::Service => {
+                let mut c = Command::new(service_binary()?);
+                c.args([
+                    "serve",
+                    "--no-cache",
+                    "--listen",
+                    &addr.to_string(),
+                    "--workers",
+                    &workers_s,
+                ]);
+                c.arg("--bundle").arg(bundle).env("RUST_LOG", "warn");
+                if let Some(samples) = samples {
+                    c.arg("--samples").arg(samples);
+                }
+                c
+            }
+            Kind::NodeCluster => {
+                let mut c = Command::new("node");
+                c.arg(repo_root().join("loadtest/node/cluster-server.mjs"));
+                c.args(["--port", &port.to_string(), "--workers", &workers_s]);
+                c.arg("--bundle").arg(bundle);
+                c
+            }
+            Kind::IsolatedVm => {
+                let mut c = Command::new("node");
+                c.arg("--no-node-snapshot")
+                    .arg(repo_root().join("loadtest/node/ivm-server.mjs"));
+                c.args(["--port", &port.to_string(), "--isolates", &workers_s]);
+                c.args(["--memory-limit", &IVM_MEMORY_LIMIT_MB.to_string()]);
+                c.arg("--bundle").arg(bundle);
+                c
+            }
+        };
+        let started = Instant::now();
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", kind.label()))?;
+        let mut server = Self {
+            addr,
+            child,
+            cold_start: Duration::ZERO,
+        };
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!("{} exited during start-up: {status}", kind.label()));
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                return Err(format!("{} did not start within 120 s", kind.label()));
+            }
+            if let Ok((200, _)) = http::request(addr, probe).await {
+                server.cold_start = started.elapsed();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Renders may be served before every worker is warm; wait for all.
+        while !matches!(
+            http::request(addr, &Call::get("/ready")).await,
+            Ok((200, _))
+        ) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if started.elapsed() > Duration::from_secs(120) {
+                return Err(format!("{} never became ready", kind.label()));
+            }
+        }
+        Ok(server)
+    }
+
+    /// Resident memory of the server's process tree in KiB, and per process.
+    pub fn rss_kib(&self) -> (u64, Vec<u64>) {
+        let mut pids = vec![self.child.id()];
+        let mut i = 0;
+        while i < pids.len() {
+            pids.extend(children(pids[i]));
+            i += 1;
+        }
+        let each: Vec<u64> = pids.iter().filter_map(|p| rss_of(*p)).collect();
+        (each.iter().sum(), each)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM first so cluster primaries take their workers down.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|s| {
+            s.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
