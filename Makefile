@@ -11,7 +11,7 @@ endif
 
 CARGO ?= cargo
 
-.PHONY: serve render build release test setup lint fmt bench clean
+.PHONY: serve render build release test setup lint fmt bench report clean
 
 ## serve: run the HTTP render service on 127.0.0.1:3000 with the example app
 serve:
@@ -31,9 +31,10 @@ release:
 setup:
 	tests/setup.sh
 
-## test: the whole test suite (Rust and Node), as CI runs it
+## test: the whole test suite (Rust, then the Node client against the built server), as CI runs it
 test: setup
 	$(CARGO) test --workspace
+	cd clients/node && SSR_POOL_BIN="$(CURDIR)/target/debug/ssr-pool" npm test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -42,9 +43,16 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: pool vs plain Node renderToString on the same bundles
+## bench: pool vs plain Node renderToString on the same bundles (ARGS=pool|semi-space|fresh-context|code-cache|hostile)
 bench: setup
-	$(CARGO) run --release -p loadtest -- $(ARGS)
+	$(CARGO) build --release -p ssr-api -p loadtest
+	./target/release/ssr-bench $(or $(ARGS),pool)
+
+## report: the HTTP load test against the Node baselines (cluster, isolated-vm); writes loadtest/out/report.md
+report: setup
+	loadtest/node/setup.sh
+	$(CARGO) build --release -p ssr-api -p loadtest
+	./target/release/ssr-bench report $(ARGS)
 
 clean:
 	$(CARGO) clean

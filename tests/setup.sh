@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the JavaScript dependencies of the test fixtures and the example
-# app (npm ci, only when node_modules is missing or package-lock.json changed
-# since the last install) and builds the fixture bundles into
-# tests/fixtures/build/. Safe to run repeatedly; a no-op install is skipped.
+# Installs the JavaScript dependencies of the test fixtures, the example app
+# and the client packages in clients/ (npm ci, only when node_modules is
+# missing or package-lock.json changed since the last install) and builds the
+# fixture bundles into tests/fixtures/build/. Safe to run repeatedly; a no-op
+# install is skipped.
 #
 #   tests/setup.sh
 #
@@ -34,10 +35,15 @@ install_deps() {
   # binary; the JS API locates the platform package (@esbuild/<os>-<arch>)
   # without it.
   (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  # A package without dependencies (clients/react) gets no node_modules.
+  mkdir -p "$dir/node_modules"
   echo "$want" >"$stamp"
 }
 
 install_deps "$root/tests/fixtures"
+# clients/react before examples/app, which links it as a file: dependency.
+install_deps "$root/clients/react"
 install_deps "$root/examples/app"
+install_deps "$root/clients/node"
 
 node "$root/tests/fixtures/build.mjs"

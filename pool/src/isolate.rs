@@ -50,6 +50,9 @@ pub(crate) struct RenderIsolate {
     fresh_context: bool,
     bundle_name: String,
     renders: u64,
+    /// A render ran in the current context (fresh-context mode makes a new
+    /// one before the next render).
+    context_used: bool,
     /// Why the isolate must not be used again (heap limit reached, shared
     /// intrinsics replaced by a render).
     poisoned: Option<&'static str>,
@@ -118,6 +121,7 @@ impl RenderIsolate {
             fresh_context: config.fresh_context,
             bundle_name: bundle.name().to_owned(),
             renders: 0,
+            context_used: false,
             poisoned: None,
         };
         let started = Instant::now();
@@ -225,7 +229,7 @@ impl RenderIsolate {
         props_json: &str,
         timeout: Duration,
     ) -> Result<String, RenderError> {
-        if self.fresh_context && self.renders > 0 {
+        if self.fresh_context && self.context_used {
             // Strict isolation: every render gets a context of its own with
             // the bundle evaluated anew (from the compiled script).
             if let Err(error) = self.instantiate() {
@@ -236,6 +240,7 @@ impl RenderIsolate {
         }
         let deadline = Instant::now() + timeout;
         self.renders += 1;
+        self.context_used = true;
         self.watchdog.arm(deadline);
         let run = self.run_render(component, props_json, deadline);
         let fired = self.watchdog.disarm();
@@ -354,13 +359,18 @@ impl RenderIsolate {
         Run::Done(html.to_rust_string_lossy(tc))
     }
 
-    /// True once a render made this isolate unusable.
-    pub fn is_poisoned(&self) -> bool {
-        self.poisoned.is_some() || self.heap.hit()
+    /// Starts counting renders towards `max_renders_per_isolate` from zero
+    /// (called after warm-up, which does not count).
+    pub fn reset_render_count(&mut self) {
+        self.renders = 0;
     }
 
     /// True when the isolate should be replaced before the next render.
-    pub fn needs_replacement(&mut self, config: &PoolConfig) -> Option<&'static str> {
+    pub fn needs_replacement(
+        &mut self,
+        config: &PoolConfig,
+        check_heap: bool,
+    ) -> Option<&'static str> {
         if self.heap.hit() {
             return Some("heap_limit");
         }
@@ -370,10 +380,17 @@ impl RenderIsolate {
         if config.max_renders_per_isolate > 0 && self.renders >= config.max_renders_per_isolate {
             return Some("max_renders");
         }
-        let stats = self.isolate.get_heap_statistics();
-        let limit = (self.heap_limit_mb << 20) as f64;
-        if stats.used_heap_size() as f64 > limit * config.recycle_heap_fraction {
-            return Some("heap_high_water");
+        if !check_heap {
+            return None;
+        }
+        let threshold = (self.heap_limit_mb << 20) as f64 * config.recycle_heap_fraction;
+        if self.heap_used() as f64 > threshold {
+            // Garbage counts as used until a GC runs: collect, then decide on
+            // what is really alive.
+            self.isolate.low_memory_notification();
+            if self.heap_used() as f64 > threshold {
+                return Some("heap_high_water");
+            }
         }
         None
     }

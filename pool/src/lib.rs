@@ -34,7 +34,7 @@ pub use observe::{CodeCacheStore, NoopObserver, PoolObserver};
 pub use script::CacheOutcome;
 pub use worker::PoolStatus;
 
-use worker::{Job, Shared};
+use worker::{Job, JobClaim, Shared};
 
 /// One render: a registered component and its props as JSON text.
 #[derive(Debug, Clone)]
@@ -231,13 +231,17 @@ impl RenderPool {
     }
 
     /// Renders on the next idle worker. Refuses at once with `Overloaded`
-    /// when the queue is full. Dropping the future cancels a queued job.
+    /// when the queue is full, and with `QueueTimeout` when no worker has
+    /// started the job within the queue timeout. Dropping the future cancels
+    /// a queued job. Must be awaited inside a tokio runtime (for the timer).
     pub async fn render(&self, request: RenderRequest) -> Result<RenderOutput, RenderError> {
-        let (reply, answer) = oneshot::channel();
+        let (reply, mut answer) = oneshot::channel();
+        let claim = Arc::new(JobClaim::default());
         let job = Job {
             request,
             enqueued: Instant::now(),
             reply,
+            claim: Arc::clone(&claim),
         };
         match self.inner.jobs.try_send(job) {
             Ok(()) => {}
@@ -247,6 +251,14 @@ impl RenderPool {
                 })
             }
             Err(async_channel::TrySendError::Closed(_)) => return Err(RenderError::ShuttingDown),
+        }
+        // Refuse the job when no worker has started it by the queue timeout,
+        // instead of letting the caller wait for its turn only to be told so.
+        let queue_timeout = self.inner.shared.config.queue_timeout;
+        match tokio::time::timeout(queue_timeout, &mut answer).await {
+            Ok(result) => return result.unwrap_or(Err(RenderError::WorkerLost)),
+            Err(_) if claim.abandon() => return Err(RenderError::QueueTimeout(queue_timeout)),
+            Err(_) => {}
         }
         answer.await.unwrap_or(Err(RenderError::WorkerLost))
     }

@@ -20,6 +20,35 @@ pub(crate) struct Job {
     pub request: RenderRequest,
     pub enqueued: Instant,
     pub reply: oneshot::Sender<Result<RenderOutput, RenderError>>,
+    /// Who got to the job first: the worker starting it, or the caller
+    /// giving up on it at the queue timeout.
+    pub claim: Arc<JobClaim>,
+}
+
+/// A job's state between queue and worker.
+#[derive(Default)]
+pub(crate) struct JobClaim(std::sync::atomic::AtomicU8);
+
+impl JobClaim {
+    const QUEUED: u8 = 0;
+    const STARTED: u8 = 1;
+    const ABANDONED: u8 = 2;
+
+    /// The worker takes the job; false if the caller abandoned it.
+    pub fn start(&self) -> bool {
+        self.transition(Self::STARTED)
+    }
+
+    /// The caller gives up; false if a worker already started the job.
+    pub fn abandon(&self) -> bool {
+        self.transition(Self::ABANDONED)
+    }
+
+    fn transition(&self, to: u8) -> bool {
+        self.0
+            .compare_exchange(Self::QUEUED, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
 }
 
 /// What the pool's workers share.
@@ -83,8 +112,8 @@ fn serve(
     let config = &shared.config;
     let mut since_check = 0u32;
     while let Ok(job) = jobs.recv_blocking() {
-        if job.reply.is_closed() {
-            // The caller went away while the job was queued.
+        if job.reply.is_closed() || !job.claim.start() {
+            // The caller went away (or gave up) while the job was queued.
             shared
                 .observer
                 .render_finished(id, "cancelled", Duration::ZERO);
@@ -113,13 +142,15 @@ fn serve(
 
         // Decide on replacement before answering, so that whoever sees this
         // answer also sees the worker as not ready while it is replaced.
+        // Heap statistics cost a walk over the spaces: read them every 16
+        // renders and after failures; the other reasons are checked always.
         since_check += 1;
-        let mut replace = None;
-        if outcome != "ok" || isolate.is_poisoned() || since_check >= 16 {
+        let check_heap = outcome != "ok" || since_check >= 16;
+        if check_heap {
             since_check = 0;
             shared.observer.heap_used(id, isolate.heap_used());
-            replace = isolate.needs_replacement(config);
         }
+        let replace = isolate.needs_replacement(config, check_heap);
         if let Some(reason) = replace {
             shared.observer.worker_ready(id, false);
             shared.status.send_modify(|s| {
@@ -188,6 +219,7 @@ fn load(id: usize, name: &str, shared: &Shared) -> Result<RenderIsolate, StartEr
         }
     }
     warm_up(id, shared, &mut isolate, &report);
+    isolate.reset_render_count();
 
     if report.cache != CacheOutcome::Hit {
         if let Some(store) = &shared.code_cache {

@@ -73,11 +73,13 @@ impl ApiError {
     pub fn to_response(&self, debug: bool) -> HttpResponse {
         let (status, code, retry) = self.table();
         let details = match self {
-            ApiError::Render(RenderError::Js(js)) => Some(serde_json::json!({
-                "name": js.name,
-                "message": js.message,
-                "stack": if debug { js.stack.clone() } else { None },
-            })),
+            ApiError::Render(RenderError::Js(js)) => {
+                let mut details = serde_json::json!({"name": js.name, "message": js.message});
+                if let (true, Some(stack)) = (debug, &js.stack) {
+                    details["stack"] = stack.as_str().into();
+                }
+                Some(details)
+            }
             _ => None,
         };
         let mut response = HttpResponse::build(status);

@@ -11870,11 +11870,34 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
     }
   });
 
-  // src/server.jsx
+  // node_modules/@ssr-pool/react/index.js
+  var import_react = __toESM(require_react(), 1);
   var import_server = __toESM(require_server_edge(), 1);
+  function registerComponent(name, Component) {
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError("registerComponent: name must be a non-empty string");
+    }
+    const isComponent = typeof Component === "function" || typeof Component === "object" && Component !== null;
+    if (!isComponent) {
+      throw new TypeError(`registerComponent: "${name}" is not a React component`);
+    }
+    const runtime = globalThis.SsrPool;
+    if (!runtime || typeof runtime.register !== "function") {
+      throw new Error(
+        "registerComponent: SsrPool.register is missing; this bundle must be loaded by the ssr-pool service"
+      );
+    }
+    runtime.register(name, (props) => (0, import_server.renderToString)((0, import_react.createElement)(Component, props)));
+    return Component;
+  }
+  function registerComponents(components) {
+    for (const [name, Component] of Object.entries(components)) {
+      registerComponent(name, Component);
+    }
+  }
 
   // src/lib/shop-context.js
-  var import_react = __toESM(require_react(), 1);
+  var import_react2 = __toESM(require_react(), 1);
   var DEFAULT_SHOP = {
     locale: "en-US",
     currency: "USD",
@@ -11882,9 +11905,9 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
     cartCount: 0,
     storeName: "Northwind Home"
   };
-  var ShopContext = (0, import_react.createContext)(DEFAULT_SHOP);
+  var ShopContext = (0, import_react2.createContext)(DEFAULT_SHOP);
   function useShop() {
-    return (0, import_react.useContext)(ShopContext);
+    return (0, import_react2.useContext)(ShopContext);
   }
   function shopFromProps(props) {
     return {
@@ -11897,7 +11920,7 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
   }
 
   // src/components/Header.jsx
-  var import_react2 = __toESM(require_react(), 1);
+  var import_react3 = __toESM(require_react(), 1);
 
   // src/lib/format.js
   var percentFormats = /* @__PURE__ */ new Map();
@@ -11932,7 +11955,7 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
   var import_jsx_runtime = __toESM(require_jsx_runtime(), 1);
   function Header() {
     const { storeName, user, cartCount, locale } = useShop();
-    const searchId = (0, import_react2.useId)();
+    const searchId = (0, import_react3.useId)();
     return /* @__PURE__ */ (0, import_jsx_runtime.jsxs)("header", { className: "site-header", children: [
       /* @__PURE__ */ (0, import_jsx_runtime.jsx)("a", { className: "brand", href: "/", children: storeName }),
       /* @__PURE__ */ (0, import_jsx_runtime.jsxs)("form", { className: "search", role: "search", action: "/search", method: "get", children: [
@@ -12005,7 +12028,7 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
   }
 
   // src/components/ProductGrid.jsx
-  var import_react3 = __toESM(require_react(), 1);
+  var import_react4 = __toESM(require_react(), 1);
 
   // src/components/Price.jsx
   var import_jsx_runtime6 = __toESM(require_jsx_runtime(), 1);
@@ -12066,7 +12089,7 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
     rating: (a, b) => b.rating - a.rating
   };
   function ProductGrid({ title, products, sort = "featured" }) {
-    const sorted = (0, import_react3.useMemo)(() => {
+    const sorted = (0, import_react4.useMemo)(() => {
       const compare = SORTERS[sort] ?? null;
       return compare ? [...products].sort(compare) : products;
     }, [products, sort]);
@@ -12185,7 +12208,7 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
   }
 
   // src/pages/Cart.jsx
-  var import_react4 = __toESM(require_react(), 1);
+  var import_react5 = __toESM(require_react(), 1);
   var import_jsx_runtime14 = __toESM(require_jsx_runtime(), 1);
   var DEFAULT_ITEMS = [
     { productId: "kettle-01", quantity: 1 },
@@ -12193,9 +12216,9 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
     { productId: "throw-wool", quantity: 2 }
   ];
   function Cart(props) {
-    const [items] = (0, import_react4.useState)(props.items ?? DEFAULT_ITEMS);
+    const [items] = (0, import_react5.useState)(props.items ?? DEFAULT_ITEMS);
     const shop = shopFromProps({ ...props, cartCount: props.cartCount ?? items.length });
-    const lines = (0, import_react4.useMemo)(
+    const lines = (0, import_react5.useMemo)(
       () => items.map((item) => ({ ...item, product: findProduct(item.productId) })).filter((line) => line.product !== void 0),
       [items]
     );
@@ -12244,12 +12267,11 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
     ] });
   }
 
-  // src/server.jsx
-  var import_jsx_runtime15 = __toESM(require_jsx_runtime(), 1);
+  // src/pages/index.js
   var PAGES = { Home, Product, Cart };
-  for (const [name, Page] of Object.entries(PAGES)) {
-    SsrPool.register(name, (props) => (0, import_server.renderToString)(/* @__PURE__ */ (0, import_jsx_runtime15.jsx)(Page, { ...props })));
-  }
+
+  // src/server.js
+  registerComponents(PAGES);
 })();
 /*! Bundled license information:
 
