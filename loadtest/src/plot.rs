@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::report::KindResult;
@@ -47,32 +48,11 @@ pub fn throughput(
         .y_desc("requests/s")
         .draw()
         .map_err(err)?;
-    for (i, (label, kind)) in kinds.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let points: Vec<(f64, f64)> = kind
-            .throughput()
-            .into_iter()
-            .map(|(w, r)| (w as f64, r))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-            .map_err(err)?
-            .label(*label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
-        chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 4, color.filled())),
-            )
-            .map_err(err)?;
-    }
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .draw()
-        .map_err(err)?;
+    let lines = kinds.iter().map(|(label, kind)| {
+        let points = kind.throughput().into_iter().map(|(w, r)| (w as f64, r));
+        (*label, points.collect())
+    });
+    draw_lines(&mut chart, lines)?;
     root.present().map_err(err)
 }
 
@@ -112,20 +92,28 @@ pub fn latency(
         .y_desc("ms")
         .draw()
         .map_err(err)?;
-    for (i, (label, kind)) in kinds.iter().enumerate() {
-        let Some(p) = kind.percentiles(workers) else {
-            continue;
-        };
+    let lines = kinds.iter().filter_map(|(label, kind)| {
+        let p = kind.percentiles(workers)?;
+        let points = p.into_iter().enumerate().map(|(x, y)| (x as f64, y));
+        Some((*label, points.collect()))
+    });
+    draw_lines(&mut chart, lines)?;
+    root.present().map_err(err)
+}
+
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// One line with markers and a legend entry per (label, points), then the legend.
+fn draw_lines<'a, 'b: 'a, 'p>(
+    chart: &mut Chart<'a, 'b>,
+    lines: impl Iterator<Item = (&'p str, Vec<(f64, f64)>)>,
+) -> Result<(), String> {
+    for (i, (label, points)) in lines.enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let points: Vec<(f64, f64)> = p
-            .into_iter()
-            .enumerate()
-            .map(|(x, y)| (x as f64, y))
-            .collect();
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
             .map_err(err)?
-            .label(*label)
+            .label(label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
         chart
             .draw_series(
@@ -140,6 +128,5 @@ pub fn latency(
         .border_style(BLACK)
         .background_style(WHITE)
         .draw()
-        .map_err(err)?;
-    root.present().map_err(err)
+        .map_err(err)
 }
