@@ -180,6 +180,18 @@ fn job_error(component: &str, error: RenderError, debug: bool) -> (u16, JobError
                 },
             )
         }
+        // A thrown value without a stack is not an Error: the reference
+        // server reports it as {type: "Error", name: "Error", message: value,
+        // stack: [""]}.
+        RenderError::Js(js) if js.stack.is_none() => (
+            500,
+            JobError {
+                kind: Some("Error".into()),
+                name: "Error".into(),
+                message: Value::String(js.message),
+                stack: vec![String::new()],
+            },
+        ),
         RenderError::Js(js) => {
             let stack = match (&js.stack, debug) {
                 (Some(stack), true) => stack.split("\n    ").map(str::to_owned).collect(),

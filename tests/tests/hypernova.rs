@@ -95,6 +95,17 @@ fn success_unknown_and_throwing_jobs_have_the_reference_shape() {
 }
 
 #[test]
+fn non_error_throws_are_reported_like_the_reference() {
+    let server = TestServer::start(fixture("throw-values"), ServerSetup::default());
+    let reply = batch(&server, r#"{"s": {"name": "ThrowString", "data": {}}}"#).json();
+    assert_eq!(
+        reply["results"]["s"]["error"],
+        json!({"type": "Error", "name": "Error", "message": "plain string thrown", "stack": [""]})
+    );
+    assert_eq!(reply["results"]["s"]["statusCode"], 500);
+}
+
+#[test]
 fn stacks_are_split_like_the_reference_with_debug_on() {
     let server = TestServer::start(
         fixture("basic"),
