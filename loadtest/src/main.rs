@@ -77,7 +77,7 @@ enum Command {
         /// Workers of every server [default: available parallelism]
         #[arg(long)]
         workers: Option<usize>,
-        /// Baselines to run beside the service (b2, b3)
+        /// Baselines to run beside the service (b2, b3, or none)
         #[arg(long, value_delimiter = ',', default_value = "b2,b3")]
         baselines: Vec<String>,
     },
@@ -142,6 +142,7 @@ fn main() -> std::process::ExitCode {
             } => {
                 let baselines = baselines
                     .iter()
+                    .filter(|b| *b != "none")
                     .map(|b| match b.as_str() {
                         "b2" => Ok(servers::Kind::NodeCluster),
                         "b3" => Ok(servers::Kind::IsolatedVm),

@@ -62,14 +62,14 @@ fn service_binary() -> Result<PathBuf, String> {
 }
 
 impl Server {
-    /// Starts `kind` on `bundle` with `workers` workers and waits until a
-    /// render of `probe` succeeds.
+    /// Starts `kind` on `bundle` with `workers` workers (the service gets
+    /// `service_args` too) and waits until a render of `probe` succeeds.
     pub async fn start(
         kind: Kind,
         bundle: &Path,
         workers: usize,
         probe: &Call,
-        samples: Option<&Path>,
+        service_args: &[String],
     ) -> Result<Self, String> {
         let port = free_port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
@@ -86,9 +86,7 @@ impl Server {
                     &workers_s,
                 ]);
                 c.arg("--bundle").arg(bundle).env("RUST_LOG", "warn");
-                if let Some(samples) = samples {
-                    c.arg("--samples").arg(samples);
-                }
+                c.args(service_args);
                 c
             }
             Kind::NodeCluster => {
