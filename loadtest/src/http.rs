@@ -151,14 +151,35 @@ async fn send(
     Ok((status, body))
 }
 
+/// Durations of one request, in ms.
+#[derive(Debug, Clone, Copy)]
+pub struct Timed {
+    /// As the client saw it.
+    pub client: f64,
+    /// Inside the isolate (Server-Timing `render`).
+    pub render: f64,
+    /// The pool round trip in the handler (Server-Timing `pool`).
+    pub pool: f64,
+}
+
+fn server_timing(header: &str, name: &str) -> Option<f64> {
+    header.split(',').find_map(|metric| {
+        metric
+            .trim()
+            .strip_prefix(name)?
+            .strip_prefix(";dur=")?
+            .parse()
+            .ok()
+    })
+}
+
 /// Sends `call` `count` times, one at a time on one keep-alive connection,
-/// and returns (client-observed ms, server `render` time from the
-/// Server-Timing header in ms) per request.
+/// and returns each request's durations.
 pub async fn timed_sequence(
     addr: SocketAddr,
     call: &Call,
     count: usize,
-) -> Result<Vec<(f64, f64)>, String> {
+) -> Result<Vec<Timed>, String> {
     check_loopback(addr)?;
     let mut sender = connect(addr).await?;
     let mut out = Vec::with_capacity(count);
@@ -174,20 +195,30 @@ pub async fn timed_sequence(
             .send_request(request)
             .await
             .map_err(|e| e.to_string())?;
-        let render_ms = response
+        let header = response
             .headers()
             .get("server-timing")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("render;dur="))
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .ok_or("no Server-Timing render duration in the response")?;
+            .unwrap_or_default()
+            .to_owned();
+        let (Some(render), Some(pool)) = (
+            server_timing(&header, "render"),
+            server_timing(&header, "pool"),
+        ) else {
+            return Err(format!(
+                "no render and pool durations in Server-Timing: {header:?}"
+            ));
+        };
         response
             .into_body()
             .collect()
             .await
             .map_err(|e| e.to_string())?;
-        out.push((started.elapsed().as_secs_f64() * 1e3, render_ms));
+        out.push(Timed {
+            client: started.elapsed().as_secs_f64() * 1e3,
+            render,
+            pool,
+        });
     }
     Ok(out)
 }

@@ -152,7 +152,9 @@ async fn render(
         let duration_ms = started.elapsed().as_secs_f64() * 1e3;
         let render_ms = output.render_time.as_secs_f64() * 1e3;
         let queue_ms = output.queue_time.as_secs_f64() * 1e3;
-        let timing = format!("render;dur={render_ms:.3}, queue;dur={queue_ms:.3}");
+        let timing = format!(
+            "render;dur={render_ms:.3}, queue;dur={queue_ms:.3}, pool;dur={duration_ms:.3}"
+        );
         Ok(if wants_json(&req) {
             HttpResponse::Ok()
                 .insert_header(("Server-Timing", timing))
