@@ -42,6 +42,7 @@ pub struct Bundle {
     name: Arc<str>,
     source: Arc<str>,
     hash: ContentHash,
+    ascii: bool,
 }
 
 impl std::fmt::Debug for Bundle {
@@ -102,6 +103,7 @@ impl Bundle {
         })?;
         Ok(Self {
             name: name.into(),
+            ascii: source.is_ascii(),
             source: source.into(),
             hash,
         })
@@ -115,6 +117,12 @@ impl Bundle {
     /// The JavaScript source.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// True when the source is pure ASCII (esbuild's default output), which
+    /// lets the engine use it without decoding.
+    pub fn is_ascii(&self) -> bool {
+        self.ascii
     }
 
     /// The sha256 of the bundle's bytes.
@@ -142,6 +150,8 @@ mod tests {
         let b = Bundle::from_bytes("t.js", "var x = 1;", 1024).unwrap();
         assert_eq!(b.source(), "var x = 1;");
         assert_eq!(b.hash(), ContentHash::of(b"var x = 1;"));
+        assert!(b.is_ascii());
+        assert!(!Bundle::from_bytes("u.js", "var s = 'ü';", 1024).unwrap().is_ascii());
         assert_ne!(b.hash(), ContentHash::of(b"var x = 2;"));
     }
 

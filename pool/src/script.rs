@@ -32,7 +32,13 @@ pub(crate) fn compile<'s>(
     bundle: &Bundle,
     cached: Option<&[u8]>,
 ) -> Option<(v8::Local<'s, v8::UnboundScript>, CacheOutcome)> {
-    let source_text = v8::String::new(scope, bundle.source())?;
+    let source_text = if bundle.is_ascii() {
+        // An external one-byte string: no UTF-8 decoding, and the source
+        // lives outside the JS heap.
+        v8::String::new_external_onebyte(scope, bundle.source().as_bytes().into())?
+    } else {
+        v8::String::new(scope, bundle.source())?
+    };
     let name = v8::String::new(scope, bundle.name())?;
     let origin = v8::ScriptOrigin::new(
         scope,
