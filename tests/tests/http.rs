@@ -341,3 +341,56 @@ fn parse_prometheus(text: &str) -> Vec<(String, f64)> {
     assert!(!out.is_empty());
     out
 }
+
+#[test]
+fn pipelined_requests_on_one_connection_are_answered_in_order() {
+    let server = TestServer::start(fixture("basic"), ServerSetup::default());
+    let jobs = [
+        Job::new("Hello", json!({"name": "first"})),
+        Job::new("Async", json!({"title": "second"})),
+        Job::new("Hello", json!({"name": "third"})),
+    ];
+    let expected = node_html(&fixture_path("basic"), &jobs);
+    let mut pipeline = String::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let body = render_body(&job.component, job.props.clone());
+        let close = if i == jobs.len() - 1 {
+            "Connection: close\r\n"
+        } else {
+            ""
+        };
+        pipeline.push_str(&format!(
+            "POST /render HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n{close}\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    }
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream.write_all(pipeline.as_bytes()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    // Each answer is a head with a content-length and a body; they follow
+    // each other in request order.
+    let mut rest = raw.as_str();
+    for expected in &expected {
+        let (head, after) = rest.split_once("\r\n\r\n").expect("a response head");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length: ")
+                    .map(|v| v.parse().unwrap())
+            })
+            .expect("content-length");
+        assert_eq!(&after[..length], expected);
+        rest = &after[length..];
+    }
+    assert!(
+        rest.is_empty(),
+        "nothing after the third response: {rest:?}"
+    );
+}
