@@ -272,10 +272,15 @@ impl RenderIsolate {
                 limit_mb: self.heap_limit_mb,
             });
         }
-        if fired {
-            return Err(RenderError::Timeout(timeout));
+        if terminated {
+            // Reusing an isolate whose execution was terminated proved
+            // unsafe: under heap pressure a later termination could be
+            // ignored by optimized code (observed with V8 15.2), so the
+            // isolate is replaced instead.
+            self.poisoned = Some("terminated");
         }
         match run {
+            _ if fired => Err(RenderError::Timeout(timeout)),
             Run::Done(html) => Ok(html),
             Run::Failed(error) => Err(error),
             // Terminated without the watchdog or the heap guard: only our own

@@ -108,7 +108,14 @@ fn watch(shared: &(Mutex<WatchState>, Condvar), handle: &v8::IsolateHandle) {
 pub(crate) struct HeapGuard {
     handle: v8::IsolateHandle,
     hit: AtomicBool,
+    /// Times the callback granted more room to this isolate.
+    grants: std::sync::atomic::AtomicU32,
 }
+
+/// Grants after which an isolate that keeps allocating despite termination
+/// is left to V8's out-of-memory handling (which ends the process) rather
+/// than allowed to take the machine's memory.
+const MAX_GRANTS: u32 = 8;
 
 impl HeapGuard {
     /// Registers the near-heap-limit callback on `isolate`. The returned box
@@ -117,6 +124,7 @@ impl HeapGuard {
         let guard = Arc::new(HeapGuard {
             handle: isolate.thread_safe_handle(),
             hit: AtomicBool::new(false),
+            grants: std::sync::atomic::AtomicU32::new(0),
         });
         let data = Arc::as_ptr(&guard) as *mut c_void;
         isolate.add_near_heap_limit_callback(near_heap_limit, data);
@@ -138,6 +146,14 @@ extern "C" fn near_heap_limit(data: *mut c_void, current: usize, _initial: usize
     let guard = unsafe { &*(data as *const HeapGuard) };
     guard.hit.store(true, Ordering::Release);
     guard.handle.terminate_execution();
+    let grants = guard.grants.fetch_add(1, Ordering::AcqRel) + 1;
+    if grants > MAX_GRANTS {
+        tracing::error!(
+            heap_limit = current,
+            "an isolate kept allocating after termination past its heap limit; giving up"
+        );
+        return current;
+    }
     current + (current / 4).max(16 << 20)
 }
 

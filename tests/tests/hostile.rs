@@ -153,8 +153,13 @@ async fn hostile_bundles_fail_alone_and_the_pool_recovers() {
     .shutdown()
     .await;
 
+    // Heap bombs get a deadline long enough to reach the heap limit.
+    let alloc_config = || PoolConfig {
+        render_timeout: Duration::from_secs(20),
+        ..hostile_config()
+    };
     for component in ["AllocArrays", "AllocStrings"] {
-        let pool = expect_each_time("alloc", component, hostile_config(), |e| {
+        let pool = expect_each_time("alloc", component, alloc_config(), |e| {
             matches!(e, RenderError::OutOfMemory { limit_mb: 64 })
         })
         .await;
@@ -165,7 +170,7 @@ async fn hostile_bundles_fail_alone_and_the_pool_recovers() {
         );
         pool.shutdown().await;
     }
-    expect_each_time("alloc", "AllocTyped", hostile_config(), |e| match e {
+    expect_each_time("alloc", "AllocTyped", alloc_config(), |e| match e {
         RenderError::Js(js) => {
             js.name == "RangeError" && js.message.contains("Array buffer allocation failed")
         }
@@ -330,4 +335,36 @@ async fn soak_of_hostile_and_healthy_renders_does_not_grow() {
     for pool in [healthy, hostile, looping] {
         pool.shutdown().await;
     }
+}
+
+/// Heap bombs that hit the deadline and the heap limit in turn, on one
+/// worker: memory stays bounded (a terminated isolate is replaced, never
+/// reused).
+#[tokio::test]
+async fn heap_bombs_racing_the_deadline_keep_memory_bounded() {
+    let _serial = SERIAL.lock().await;
+    let config = PoolConfig {
+        workers: 1,
+        warmup_renders: 0,
+        heap_limit_mb: 128,
+        render_timeout: Duration::from_millis(100),
+        ..PoolConfig::default()
+    };
+    let pool = start_pool(fixture("mixed"), config).await;
+    let mut peak = 0;
+    for _ in 0..40 {
+        let err = render(&pool, "Alloc", json!({})).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RenderError::Timeout(_) | RenderError::OutOfMemory { .. }
+            ),
+            "{err:?}"
+        );
+        peak = peak.max(proc_status("VmRSS:"));
+        assert!(peak < 1_500_000, "RSS reached {peak} kB");
+    }
+    let html = render(&pool, "Page", json!({"rows": 1})).await.unwrap();
+    assert!(html.contains("Item 0"));
+    pool.shutdown().await;
 }
