@@ -151,7 +151,9 @@ mod tests {
         assert_eq!(b.source(), "var x = 1;");
         assert_eq!(b.hash(), ContentHash::of(b"var x = 1;"));
         assert!(b.is_ascii());
-        assert!(!Bundle::from_bytes("u.js", "var s = 'ü';", 1024).unwrap().is_ascii());
+        assert!(!Bundle::from_bytes("u.js", "var s = 'ü';", 1024)
+            .unwrap()
+            .is_ascii());
         assert_ne!(b.hash(), ContentHash::of(b"var x = 2;"));
     }
 

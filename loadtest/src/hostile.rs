@@ -84,8 +84,10 @@ async fn mixed_loop(
 
 /// Time from a heap-limit failure's answer until the worker is ready again.
 async fn replacement_time(config: PoolConfig, runs: usize) -> Result<Vec<f64>, String> {
+    // A deadline long enough for the heap bomb to reach the limit.
     let pool = start(PoolConfig {
         workers: 1,
+        render_timeout: Duration::from_secs(30),
         ..config
     })
     .await?;
