@@ -12,6 +12,10 @@ pub struct PoolConfig {
     /// Renders each worker runs before it reports ready, so the first real
     /// request does not pay for unoptimized code.
     pub warmup_renders: usize,
+    /// Warm-up renders of an isolate that replaces a poisoned or worn-out
+    /// one: fewer, so the worker is back sooner (its code comes from the
+    /// code cache; the JIT warms up on the first requests).
+    pub replacement_warmup_renders: usize,
     /// Jobs that may wait for a free worker before `render` answers `Overloaded`.
     pub queue_capacity: usize,
     /// How long a job may wait in the queue before it is refused.
@@ -51,6 +55,7 @@ impl Default for PoolConfig {
         Self {
             workers: 0,
             warmup_renders: 200,
+            replacement_warmup_renders: 50,
             queue_capacity: 1024,
             queue_timeout: Duration::from_secs(5),
             render_timeout: Duration::from_secs(5),

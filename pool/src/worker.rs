@@ -178,7 +178,7 @@ fn serve(
 fn start_isolate(id: usize, name: &str, shared: &Shared, first: bool) -> Option<RenderIsolate> {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match load(id, name, shared) {
+        match load(id, name, shared, first) {
             Ok(isolate) => return Some(isolate),
             Err(error) if first => {
                 tracing::error!(worker = id, %error, "cannot load bundle");
@@ -196,7 +196,7 @@ fn start_isolate(id: usize, name: &str, shared: &Shared, first: bool) -> Option<
     }
 }
 
-fn load(id: usize, name: &str, shared: &Shared) -> Result<RenderIsolate, StartError> {
+fn load(id: usize, name: &str, shared: &Shared, first: bool) -> Result<RenderIsolate, StartError> {
     let cached = shared
         .code_cache
         .as_ref()
@@ -218,8 +218,27 @@ fn load(id: usize, name: &str, shared: &Shared) -> Result<RenderIsolate, StartEr
             store.reject(&shared.bundle.hash(), shared.v8_tag);
         }
     }
-    warm_up(id, shared, &mut isolate, &report);
+    let warmup = if first {
+        shared.config.warmup_renders
+    } else {
+        shared
+            .config
+            .replacement_warmup_renders
+            .min(shared.config.warmup_renders)
+    };
+    warm_up(id, shared, &mut isolate, &report, warmup);
     isolate.reset_render_count();
+    if let Some(reason) = isolate.needs_replacement(&shared.config, false) {
+        // A warm-up sample poisoned the isolate (it timed out, ran out of
+        // memory or tampered with builtins): serve from a fresh one, cold.
+        tracing::warn!(
+            worker = id,
+            reason,
+            "a warm-up render poisoned the isolate; starting a fresh one without warm-up"
+        );
+        drop(isolate);
+        isolate = RenderIsolate::new(name, &shared.bundle, &shared.config, cached.as_deref())?.0;
+    }
 
     if report.cache != CacheOutcome::Hit {
         if let Some(store) = &shared.code_cache {
@@ -239,8 +258,13 @@ fn load(id: usize, name: &str, shared: &Shared) -> Result<RenderIsolate, StartEr
 
 /// Runs the warm-up renders so the hot functions are compiled (and land in
 /// the code cache) before real requests arrive.
-fn warm_up(id: usize, shared: &Shared, isolate: &mut RenderIsolate, report: &LoadReport) {
-    let count = shared.config.warmup_renders;
+fn warm_up(
+    id: usize,
+    shared: &Shared,
+    isolate: &mut RenderIsolate,
+    report: &LoadReport,
+    count: usize,
+) {
     if count == 0 {
         return;
     }

@@ -36,6 +36,9 @@ pub struct PoolArgs {
     /// Warm-up renders per isolate before it takes requests [default: 200]
     #[arg(long, env = "SSR_POOL_WARMUP_RENDERS")]
     pub warmup_renders: Option<usize>,
+    /// Warm-up renders of an isolate replacing a poisoned one [default: 50]
+    #[arg(long, env = "SSR_POOL_REPLACEMENT_WARMUP_RENDERS")]
+    pub replacement_warmup_renders: Option<usize>,
     /// Default render deadline in milliseconds [default: 5000]
     #[arg(long, env = "SSR_POOL_RENDER_TIMEOUT_MS")]
     pub render_timeout_ms: Option<u64>,
@@ -79,6 +82,9 @@ impl PoolArgs {
             no_cache: self.no_cache,
             workers: self.workers.or(file.workers),
             warmup_renders: self.warmup_renders.or(file.warmup_renders),
+            replacement_warmup_renders: self
+                .replacement_warmup_renders
+                .or(file.replacement_warmup_renders),
             render_timeout_ms: self.render_timeout_ms.or(file.render_timeout_ms),
             max_render_timeout_ms: self.max_render_timeout_ms.or(file.max_render_timeout_ms),
             queue_capacity: self.queue_capacity.or(file.queue_capacity),
@@ -101,6 +107,9 @@ impl PoolArgs {
         PoolConfig {
             workers: self.workers.unwrap_or(d.workers),
             warmup_renders: self.warmup_renders.unwrap_or(d.warmup_renders),
+            replacement_warmup_renders: self
+                .replacement_warmup_renders
+                .unwrap_or(d.replacement_warmup_renders),
             queue_capacity: self.queue_capacity.unwrap_or(d.queue_capacity),
             queue_timeout: self.queue_timeout_ms.map_or(d.queue_timeout, ms),
             render_timeout: self.render_timeout_ms.map_or(d.render_timeout, ms),
