@@ -90,7 +90,21 @@ impl LoadResult {
     }
 }
 
-fn histogram() -> Histogram<u64> {
+/// Joins per-task (histogram, errors) results into one.
+pub async fn merge(
+    tasks: Vec<tokio::task::JoinHandle<(Histogram<u64>, u64)>>,
+) -> Result<(Histogram<u64>, u64), String> {
+    let mut hist = histogram();
+    let mut errors = 0;
+    for t in tasks {
+        let (h, e) = t.await.map_err(|e| e.to_string())?;
+        hist.add(h).map_err(|e| e.to_string())?;
+        errors += e;
+    }
+    Ok((hist, errors))
+}
+
+pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds")
 }
 
@@ -119,6 +133,21 @@ async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
     Ok(sender)
 }
 
+/// The HTTP request for `call`.
+fn build(addr: SocketAddr, call: &Call) -> Result<Request<Full<Bytes>>, String> {
+    let builder = if call.body.is_empty() {
+        Request::get(call.path)
+    } else {
+        Request::post(call.path).header(hyper::header::CONTENT_TYPE, "application/json")
+    };
+    let accept = if call.json { "application/json" } else { "*/*" };
+    builder
+        .header(hyper::header::HOST, addr.to_string())
+        .header(hyper::header::ACCEPT, accept)
+        .body(Full::new(call.body.clone()))
+        .map_err(|e| e.to_string())
+}
+
 /// Sends one request; Ok(status) once the whole body is read.
 async fn send(
     sender: &mut SendRequest<Full<Bytes>>,
@@ -126,17 +155,7 @@ async fn send(
     call: &Call,
 ) -> Result<(u16, Bytes), String> {
     sender.ready().await.map_err(|e| e.to_string())?;
-    let builder = if call.body.is_empty() {
-        Request::get(call.path)
-    } else {
-        Request::post(call.path).header(hyper::header::CONTENT_TYPE, "application/json")
-    };
-    let accept = if call.json { "application/json" } else { "*/*" };
-    let request = builder
-        .header(hyper::header::HOST, addr.to_string())
-        .header(hyper::header::ACCEPT, accept)
-        .body(Full::new(call.body.clone()))
-        .map_err(|e| e.to_string())?;
+    let request = build(addr, call)?;
     let response = sender
         .send_request(request)
         .await
@@ -185,11 +204,7 @@ pub async fn timed_sequence(
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
         sender.ready().await.map_err(|e| e.to_string())?;
-        let request = Request::post(call.path)
-            .header(hyper::header::HOST, addr.to_string())
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(call.body.clone()))
-            .map_err(|e| e.to_string())?;
+        let request = build(addr, call)?;
         let started = Instant::now();
         let response = sender
             .send_request(request)
@@ -283,13 +298,7 @@ pub async fn closed_loop(
             (hist, errors)
         }));
     }
-    let mut hist = histogram();
-    let mut errors = 0;
-    for t in tasks {
-        let (h, e) = t.await.map_err(|e| e.to_string())?;
-        hist.add(h).map_err(|e| e.to_string())?;
-        errors += e;
-    }
+    let (hist, errors) = merge(tasks).await?;
     let seconds = (Instant::now().min(end) - begin).as_secs_f64().max(1e-3);
     Ok(LoadResult::from(&hist, errors, seconds))
 }

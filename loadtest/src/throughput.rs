@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bundles::{Bundle, ContentHash, DEFAULT_MAX_BUNDLE_BYTES};
-use hdrhistogram::Histogram;
 use pool::{CodeCacheStore, PoolConfig, RenderPool, RenderRequest, Sample};
 use serde_json::json;
 
+use crate::http;
 use crate::node;
 use crate::pages::{self, Page};
 
@@ -54,7 +54,7 @@ pub async fn closed_loop(
             let pool = pool.clone();
             let request = RenderRequest::new(page.component, page.props.clone());
             tokio::spawn(async move {
-                let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+                let mut hist = http::histogram();
                 let mut errors = 0u64;
                 loop {
                     let started = Instant::now();
@@ -75,13 +75,7 @@ pub async fn closed_loop(
             })
         })
         .collect();
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
-    let mut errors = 0;
-    for task in tasks {
-        let (h, e) = task.await.expect("bench task");
-        hist.add(h).unwrap();
-        errors += e;
-    }
+    let (hist, errors) = http::merge(tasks).await.expect("bench tasks");
     Run {
         renders_per_sec: hist.len() as f64 / seconds.as_secs_f64(),
         p50_us: hist.value_at_quantile(0.5),
