@@ -134,6 +134,12 @@ impl CodeCache {
         Ok(path)
     }
 
+    /// Empties the memory tier, so the next `get` reads (and checks) the
+    /// files.
+    pub fn clear_memory(&self) {
+        self.memory.invalidate_all();
+    }
+
     /// Forgets `key` in both tiers (for example after V8 rejected it).
     pub fn remove(&self, key: &CacheKey) {
         self.memory.invalidate(key);

@@ -3,6 +3,10 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// The smallest heap an isolate with the runtime and a React bundle can
+/// load in.
+pub const MIN_HEAP_LIMIT_MB: usize = 32;
+
 /// How a pool runs its isolates. Every field has a sensible default.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -27,6 +31,16 @@ pub struct PoolConfig {
     /// Upper bound for a per-request deadline.
     #[serde(with = "millis")]
     pub max_render_timeout: Duration,
+    /// Lower bound for a per-request deadline: shorter ones are raised to it,
+    /// so no caller can ask for renders that could only time out.
+    #[serde(with = "millis")]
+    pub min_render_timeout: Duration,
+    /// How long JavaScript may keep the CPU past a render's deadline before
+    /// the isolate's execution is terminated (and the isolate replaced). A
+    /// render that misses its deadline but yields within the grace is just
+    /// abandoned; the isolate keeps serving.
+    #[serde(with = "millis")]
+    pub termination_grace: Duration,
     /// Deadline for evaluating the bundle's top level.
     #[serde(with = "millis")]
     pub load_timeout: Duration,
@@ -52,26 +66,31 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        Self {
-            workers: 0,
-            warmup_renders: 200,
-            replacement_warmup_renders: 50,
-            queue_capacity: 1024,
-            queue_timeout: Duration::from_secs(5),
-            render_timeout: Duration::from_secs(5),
-            max_render_timeout: Duration::from_secs(30),
-            load_timeout: Duration::from_secs(30),
-            heap_limit_mb: 512,
-            semi_space_mb: 32,
-            max_renders_per_isolate: 0,
-            recycle_heap_fraction: 0.8,
-            max_output_bytes: 64 * 1024 * 1024,
-            fresh_context: false,
-        }
+        Self::DEFAULT
     }
 }
 
 impl PoolConfig {
+    /// The defaults, usable in constant contexts (the CLI's `--help`).
+    pub const DEFAULT: PoolConfig = PoolConfig {
+        workers: 0,
+        warmup_renders: 200,
+        replacement_warmup_renders: 50,
+        queue_capacity: 1024,
+        queue_timeout: Duration::from_secs(5),
+        render_timeout: Duration::from_secs(5),
+        max_render_timeout: Duration::from_secs(30),
+        min_render_timeout: Duration::from_millis(10),
+        termination_grace: Duration::from_millis(500),
+        load_timeout: Duration::from_secs(30),
+        heap_limit_mb: 512,
+        semi_space_mb: 32,
+        max_renders_per_isolate: 0,
+        recycle_heap_fraction: 0.8,
+        max_output_bytes: 64 * 1024 * 1024,
+        fresh_context: false,
+    };
+
     /// The worker count with 0 resolved to the available parallelism.
     pub fn worker_count(&self) -> usize {
         if self.workers > 0 {
@@ -81,11 +100,49 @@ impl PoolConfig {
         }
     }
 
-    /// The deadline for a request that asked for `requested` (clamped to the maximum).
+    /// The deadline for a request that asked for `requested`, clamped to
+    /// the minimum and maximum.
     pub fn deadline_for(&self, requested: Option<Duration>) -> Duration {
         requested
             .unwrap_or(self.render_timeout)
-            .min(self.max_render_timeout)
+            .clamp(self.min_render_timeout, self.max_render_timeout)
+    }
+
+    /// Refuses settings no pool can serve with, naming the setting and the
+    /// allowed range.
+    pub fn validate(&self) -> Result<(), String> {
+        fn at_least<T: PartialOrd + std::fmt::Debug>(
+            name: &str,
+            value: T,
+            min: T,
+        ) -> Result<(), String> {
+            if value < min {
+                return Err(format!("{name} must be at least {min:?} (got {value:?})"));
+            }
+            Ok(())
+        }
+        let ms = Duration::from_millis;
+        at_least("queue_capacity", self.queue_capacity, 1)?;
+        at_least("queue_timeout", self.queue_timeout, ms(1))?;
+        at_least("min_render_timeout", self.min_render_timeout, ms(1))?;
+        at_least("render_timeout", self.render_timeout, ms(1))?;
+        // Deadlines are clamped to [min, max]: the range must not be empty.
+        at_least(
+            "max_render_timeout",
+            self.max_render_timeout,
+            self.min_render_timeout,
+        )?;
+        at_least("load_timeout", self.load_timeout, ms(100))?;
+        at_least("heap_limit_mb", self.heap_limit_mb, MIN_HEAP_LIMIT_MB)?;
+        at_least("semi_space_mb", self.semi_space_mb, 1)?;
+        at_least("max_output_bytes", self.max_output_bytes, 1)?;
+        if !(0.1..=1.0).contains(&self.recycle_heap_fraction) {
+            return Err(format!(
+                "recycle_heap_fraction must be between 0.1 and 1.0 (got {})",
+                self.recycle_heap_fraction
+            ));
+        }
+        Ok(())
     }
 }
 

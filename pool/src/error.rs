@@ -16,6 +16,15 @@ pub struct JsError {
 }
 
 impl JsError {
+    /// An `Error` with `message` and no stack (host-side failures).
+    pub fn plain(message: impl Into<String>) -> Self {
+        JsError {
+            name: "Error".into(),
+            message: message.into(),
+            stack: None,
+        }
+    }
+
     /// The stack split into lines, as the Hypernova protocol reports it. Falls
     /// back to `name: message` when no stack was captured.
     pub fn stack_lines(&self) -> Vec<String> {
@@ -74,22 +83,99 @@ pub enum RenderError {
     WorkerLost,
 }
 
+/// What kind of failure a [`RenderError`] is: the key the service's error
+/// table (HTTP status, error code, retry advice) and the metrics use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    UnknownComponent,
+    Js,
+    InvalidProps,
+    Timeout,
+    OutOfMemory,
+    NeverSettled,
+    NotAString,
+    OutputTooLarge,
+    Overloaded,
+    QueueTimeout,
+    ShuttingDown,
+    WorkerLost,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order (for tables that must cover them all).
+    pub const ALL: [ErrorKind; 12] = [
+        ErrorKind::UnknownComponent,
+        ErrorKind::Js,
+        ErrorKind::InvalidProps,
+        ErrorKind::Timeout,
+        ErrorKind::OutOfMemory,
+        ErrorKind::NeverSettled,
+        ErrorKind::NotAString,
+        ErrorKind::OutputTooLarge,
+        ErrorKind::Overloaded,
+        ErrorKind::QueueTimeout,
+        ErrorKind::ShuttingDown,
+        ErrorKind::WorkerLost,
+    ];
+}
+
 impl RenderError {
-    /// A stable machine-readable code, used in logs, metrics and error bodies.
-    pub fn code(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            RenderError::UnknownComponent(_) => "unknown_component",
-            RenderError::Js(_) => "render_error",
-            RenderError::InvalidProps(_) => "invalid_props",
-            RenderError::Timeout(_) => "timeout",
-            RenderError::OutOfMemory { .. } => "out_of_memory",
-            RenderError::NeverSettled => "never_settled",
-            RenderError::NotAString(_) => "not_a_string",
-            RenderError::OutputTooLarge { .. } => "output_too_large",
-            RenderError::Overloaded { .. } => "overloaded",
-            RenderError::QueueTimeout(_) => "queue_timeout",
-            RenderError::ShuttingDown => "shutting_down",
-            RenderError::WorkerLost => "worker_lost",
+            RenderError::UnknownComponent(_) => ErrorKind::UnknownComponent,
+            RenderError::Js(_) => ErrorKind::Js,
+            RenderError::InvalidProps(_) => ErrorKind::InvalidProps,
+            RenderError::Timeout(_) => ErrorKind::Timeout,
+            RenderError::OutOfMemory { .. } => ErrorKind::OutOfMemory,
+            RenderError::NeverSettled => ErrorKind::NeverSettled,
+            RenderError::NotAString(_) => ErrorKind::NotAString,
+            RenderError::OutputTooLarge { .. } => ErrorKind::OutputTooLarge,
+            RenderError::Overloaded { .. } => ErrorKind::Overloaded,
+            RenderError::QueueTimeout(_) => ErrorKind::QueueTimeout,
+            RenderError::ShuttingDown => ErrorKind::ShuttingDown,
+            RenderError::WorkerLost => ErrorKind::WorkerLost,
+        }
+    }
+}
+
+/// How a job ended, as workers report it to the [`crate::PoolObserver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RenderOutcome {
+    Ok,
+    /// The caller went away (or gave up) before a worker started the job.
+    Cancelled,
+    Failed(ErrorKind),
+}
+
+/// Why a worker replaced its isolate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplaceReason {
+    /// The isolate reached its heap limit.
+    HeapLimit,
+    /// Execution was terminated (JavaScript held the CPU past its limit).
+    /// V8 15.2 isolates are not reused after a termination.
+    Terminated,
+    /// A render replaced shared intrinsics (`JSON`, `Array.prototype.map`...).
+    GlobalsTampered,
+    /// `max_renders_per_isolate` was reached.
+    MaxRenders,
+    /// The heap after a render stayed above `recycle_heap_fraction` of the
+    /// limit even after a full collection.
+    HeapHighWater,
+    /// A fresh context could not be created (fresh-context mode).
+    FreshContextFailed,
+}
+
+impl ReplaceReason {
+    /// A stable label for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplaceReason::HeapLimit => "heap_limit",
+            ReplaceReason::Terminated => "terminated",
+            ReplaceReason::GlobalsTampered => "globals_tampered",
+            ReplaceReason::MaxRenders => "max_renders",
+            ReplaceReason::HeapHighWater => "heap_high_water",
+            ReplaceReason::FreshContextFailed => "fresh_context_failed",
         }
     }
 }
@@ -101,6 +187,8 @@ pub enum StartError {
     BundleThrew { bundle: String, error: JsError },
     #[error("bundle {bundle} did not finish loading within {timeout:?}")]
     BundleTimeout { bundle: String, timeout: Duration },
+    #[error("bundle {bundle} reached the heap limit of {limit_mb} MB while loading (raise heap_limit_mb)")]
+    BundleOutOfMemory { bundle: String, limit_mb: usize },
     #[error("bundle {bundle} has a syntax error: {error}")]
     Syntax { bundle: String, error: JsError },
     #[error("bundle {bundle} registered no components (call SsrPool.register(name, render))")]

@@ -1,15 +1,57 @@
 //! Turning thrown JavaScript values into [`JsError`] data. Thrown values can
-//! be hostile (getters that throw, proxies), so every property read is
-//! guarded and falls back to a placeholder.
+//! be hostile (getters that throw, proxies, 100 MiB messages), so every
+//! property read is guarded and every string is bounded before it is copied
+//! out of the isolate.
 
 use crate::error::JsError;
 
-/// Reads `key` of `object` as a string, or None when absent, undefined, or
-/// when reading it throws.
+/// Longest `name` copied out of the isolate, in UTF-8 bytes.
+pub(crate) const MAX_NAME_BYTES: usize = 256;
+/// Longest `message` copied out of the isolate, in UTF-8 bytes.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 4 * 1024;
+/// Longest `stack` copied out of the isolate, in UTF-8 bytes.
+pub(crate) const MAX_STACK_BYTES: usize = 16 * 1024;
+
+/// Copies at most `limit` UTF-8 bytes of `text` (whole characters), marking
+/// a cut with the original length so nobody mistakes it for the whole.
+pub(crate) fn bounded_string(
+    scope: &v8::Isolate,
+    text: v8::Local<v8::String>,
+    limit: usize,
+) -> String {
+    // A UTF-16 unit is at most 3 UTF-8 bytes: short strings copy whole.
+    if text.length().saturating_mul(3) <= limit {
+        return text.to_rust_string_lossy(scope);
+    }
+    let mut buffer = vec![0u8; limit];
+    let mut chars = 0;
+    let written = text.write_utf8_v2(
+        scope,
+        &mut buffer,
+        v8::WriteFlags::kReplaceInvalidUtf8,
+        Some(&mut chars),
+    );
+    if chars >= text.length() {
+        buffer.truncate(written);
+        return String::from_utf8_lossy(&buffer).into_owned();
+    }
+    buffer.truncate(written);
+    let mut out = String::from_utf8_lossy(&buffer).into_owned();
+    out.push_str(&format!(
+        "... [truncated: {} of {} characters shown]",
+        chars,
+        text.length()
+    ));
+    out
+}
+
+/// Reads `key` of `object` as a bounded string, or None when absent,
+/// undefined, or when reading it throws.
 fn string_property(
     scope: &mut v8::PinScope,
     object: v8::Local<v8::Object>,
     key: &str,
+    limit: usize,
 ) -> Option<String> {
     v8::tc_scope!(let tc, scope);
     let key = v8::String::new(tc, key)?;
@@ -18,15 +60,15 @@ fn string_property(
         return None;
     }
     let text = value.to_string(tc)?;
-    Some(text.to_rust_string_lossy(tc))
+    Some(bounded_string(tc, text, limit))
 }
 
-/// Converts any thrown value to owned error data.
+/// Converts any thrown value to owned, bounded error data.
 pub(crate) fn js_error(scope: &mut v8::PinScope, value: v8::Local<v8::Value>) -> JsError {
     if let Ok(object) = v8::Local::<v8::Object>::try_from(value) {
-        let message = string_property(scope, object, "message");
-        let name = string_property(scope, object, "name");
-        let stack = string_property(scope, object, "stack");
+        let message = string_property(scope, object, "message", MAX_MESSAGE_BYTES);
+        let name = string_property(scope, object, "name", MAX_NAME_BYTES);
+        let stack = string_property(scope, object, "stack", MAX_STACK_BYTES);
         let message = message.unwrap_or_else(|| describe(scope, value));
         return JsError {
             name: name.unwrap_or_else(|| "Error".to_owned()),
@@ -46,11 +88,23 @@ pub(crate) fn js_error(scope: &mut v8::PinScope, value: v8::Local<v8::Value>) ->
     }
 }
 
-/// `String(value)`, or a placeholder when that throws.
+/// `String(value)` (bounded), or a placeholder when that throws.
 fn describe(scope: &mut v8::PinScope, value: v8::Local<v8::Value>) -> String {
     v8::tc_scope!(let tc, scope);
     match value.to_string(tc) {
-        Some(s) => s.to_rust_string_lossy(tc),
+        Some(s) => bounded_string(tc, s, MAX_MESSAGE_BYTES),
         None => "[value that cannot be converted to a string]".to_owned(),
+    }
+}
+
+/// The exception caught by `scope`, or a plain error saying `fallback`.
+pub(crate) fn caught(
+    scope: &mut v8::PinScope,
+    exception: Option<v8::Local<v8::Value>>,
+    fallback: &str,
+) -> JsError {
+    match exception {
+        Some(e) => js_error(scope, e),
+        None => JsError::plain(fallback),
     }
 }

@@ -15,6 +15,8 @@ mod isolate;
 mod limits;
 mod observe;
 pub mod platform;
+mod render;
+mod run;
 mod runtime;
 mod script;
 mod worker;
@@ -28,7 +30,7 @@ use bundles::Bundle;
 use tokio::sync::{oneshot, watch};
 
 pub use config::PoolConfig;
-pub use error::{JsError, RenderError, StartError};
+pub use error::{ErrorKind, JsError, RenderError, RenderOutcome, ReplaceReason, StartError};
 pub use isolate::LoadReport;
 pub use observe::{CodeCacheStore, NoopObserver, PoolObserver};
 pub use script::CacheOutcome;
@@ -134,13 +136,9 @@ impl PoolBuilder {
     /// Starts the worker threads. They load and warm their isolates in the
     /// background; see [`RenderPool::wait_ready`].
     pub fn start(self) -> Result<RenderPool, StartError> {
+        self.config.validate().map_err(StartError::Config)?;
         platform::init(&self.v8_flags);
         let workers = self.config.worker_count();
-        if self.config.queue_capacity == 0 {
-            return Err(StartError::Config(
-                "queue_capacity must be at least 1".into(),
-            ));
-        }
         let (jobs_tx, jobs_rx) = async_channel::bounded(self.config.queue_capacity);
         let (status_tx, status_rx) = watch::channel(PoolStatus::default());
         let shared = Arc::new(Shared {

@@ -1,12 +1,24 @@
-//! Hard limits on a running isolate: the render deadline (a watchdog thread
-//! that terminates execution through the `IsolateHandle`) and the heap limit
-//! (V8's near-heap-limit callback).
+//! Hard limits on a running isolate: CPU held without yielding (a watchdog
+//! thread that terminates execution through the `IsolateHandle`), the heap
+//! limit (V8's near-heap-limit callback) and off-heap buffer memory (an
+//! ArrayBuffer allocator with a budget). What these point at must outlive
+//! the isolate; [`IsolateAllocations`] holds it.
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
+
+/// What must outlive the isolate, in one place: the near-heap-limit
+/// callback's data, the watchdog (whose thread holds an `IsolateHandle`) and
+/// the buffer budget the ArrayBuffer allocator charges. `RenderIsolate`
+/// declares its isolate before this field, so the isolate is dropped first.
+pub(crate) struct IsolateAllocations {
+    pub heap: Arc<HeapGuard>,
+    pub watchdog: Watchdog,
+    pub buffers: Arc<BufferBudget>,
+}
 
 #[derive(Default)]
 struct WatchState {
@@ -17,8 +29,8 @@ struct WatchState {
     stop: bool,
 }
 
-/// One watchdog thread per worker. `arm` before running JS, `disarm` after;
-/// if the deadline passes in between, the watchdog terminates the isolate's
+/// One watchdog thread per isolate. `arm` before running JS, `disarm` after;
+/// if the limit passes in between, the watchdog terminates the isolate's
 /// execution and `disarm` reports it.
 pub(crate) struct Watchdog {
     shared: Arc<(Mutex<WatchState>, Condvar)>,
@@ -118,8 +130,8 @@ pub(crate) struct HeapGuard {
 const MAX_GRANTS: u32 = 8;
 
 impl HeapGuard {
-    /// Registers the near-heap-limit callback on `isolate`. The returned box
-    /// must outlive the isolate (the worker drops the isolate first).
+    /// Registers the near-heap-limit callback on `isolate`. The returned Arc
+    /// must outlive the isolate: it is kept in [`IsolateAllocations`].
     pub fn install(isolate: &mut v8::Isolate) -> Arc<HeapGuard> {
         let guard = Arc::new(HeapGuard {
             handle: isolate.thread_safe_handle(),
@@ -141,8 +153,8 @@ impl HeapGuard {
 /// process does not abort. The worker then replaces the isolate.
 extern "C" fn near_heap_limit(data: *mut c_void, current: usize, _initial: usize) -> usize {
     // SAFETY: `data` is the `Arc<HeapGuard>` pointer registered in
-    // `install`; the worker keeps that Arc alive until after the isolate is
-    // dropped, and the callback runs on the isolate's own thread.
+    // `install`; `IsolateAllocations` keeps that Arc alive until after the
+    // isolate is dropped, and the callback runs on the isolate's own thread.
     let guard = unsafe { &*(data as *const HeapGuard) };
     guard.hit.store(true, Ordering::Release);
     guard.handle.terminate_execution();
@@ -168,22 +180,30 @@ pub(crate) struct BufferBudget {
 const BUFFER_ALIGN: usize = 16;
 
 impl BufferBudget {
-    /// An ArrayBuffer allocator refusing allocations past `limit` bytes
-    /// (V8 then throws a RangeError in the script).
-    pub fn allocator(limit: usize) -> v8::UniqueRef<v8::Allocator> {
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(BufferBudget {
+            used: std::sync::atomic::AtomicUsize::new(0),
+            limit,
+        })
+    }
+
+    /// Bytes of ArrayBuffer memory held now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// An ArrayBuffer allocator charging `budget`: allocations past its limit
+    /// are refused (V8 then throws a RangeError in the script).
+    pub fn allocator(budget: &Arc<BufferBudget>) -> v8::UniqueRef<v8::Allocator> {
         static VTABLE: v8::RustAllocatorVtable<BufferBudget> = v8::RustAllocatorVtable {
             allocate: budget_allocate,
             allocate_uninitialized: budget_allocate_uninitialized,
             free: budget_free,
             drop: budget_drop,
         };
-        let budget = Arc::new(BufferBudget {
-            used: std::sync::atomic::AtomicUsize::new(0),
-            limit,
-        });
         // SAFETY: the allocator owns one strong count of `budget` and gives
         // it back in `budget_drop`; the vtable is 'static.
-        unsafe { v8::new_rust_allocator(Arc::into_raw(budget), &VTABLE) }
+        unsafe { v8::new_rust_allocator(Arc::into_raw(Arc::clone(budget)), &VTABLE) }
     }
 
     fn reserve(&self, len: usize) -> bool {

@@ -5,21 +5,24 @@ use std::time::Duration;
 
 use bundles::ContentHash;
 
+use crate::error::{RenderOutcome, ReplaceReason};
 use crate::script::CacheOutcome;
 
 /// Receives events from the pool's workers. Every method has a no-op
 /// default, and all are called from worker threads, so keep them cheap.
 pub trait PoolObserver: Send + Sync + 'static {
-    /// A render finished (`outcome` is "ok" or a [`crate::RenderError::code`]).
-    fn render_finished(&self, _worker: usize, _outcome: &'static str, _render_time: Duration) {}
+    /// A job finished: rendered, failed, or dropped because its caller left.
+    fn render_finished(&self, _worker: usize, _outcome: RenderOutcome, _render_time: Duration) {}
     /// A worker took a job (`busy`) or finished it.
     fn worker_busy(&self, _worker: usize, _busy: bool) {}
     /// A worker compiled the bundle.
     fn bundle_compiled(&self, _worker: usize, _outcome: CacheOutcome, _compile: Duration) {}
     /// A worker replaced its isolate.
-    fn isolate_replaced(&self, _worker: usize, _reason: &'static str) {}
+    fn isolate_replaced(&self, _worker: usize, _reason: ReplaceReason) {}
     /// Heap in use after a render.
     fn heap_used(&self, _worker: usize, _bytes: usize) {}
+    /// Memory the isolate holds (heap, V8's own allocations, buffers).
+    fn isolate_memory(&self, _worker: usize, _bytes: usize) {}
     /// A worker became ready (warm) or stopped being ready.
     fn worker_ready(&self, _worker: usize, _ready: bool) {}
 }

@@ -33,20 +33,46 @@
   }
   define(global, "console", console);
 
-  // Timers. The worker runs them while a render's promise is pending and
-  // drops whatever is left when the render ends.
+  // Timers. The host keeps ids and due times; callbacks and their arguments
+  // stay here, on the JS heap, so the heap limit counts them. The worker
+  // fires them while a render's promise is pending and drops whatever is
+  // left when the render ends.
+  const timers = new Map();
+  const addTimer = (callback, delay, repeat, args) => {
+    const id = natives.setTimer(+delay || 0, repeat);
+    timers.set(id, { callback, args, repeat });
+    return id;
+  };
+  const checkCallback = (callback, what) => {
+    // Browsers accept a string to eval here; this runtime does not eval.
+    if (typeof callback !== "function") throw new TypeError(`${what}: callback must be a function`);
+  };
+  const clearTimer = (id) => {
+    id = +id || 0;
+    if (timers.delete(id)) natives.clearTimer(id);
+  };
   define(global, "setTimeout", function setTimeout(callback, delay, ...args) {
-    return natives.setTimer(callback, +delay || 0, false, args);
+    checkCallback(callback, "setTimeout");
+    return addTimer(callback, delay, false, args);
   });
   define(global, "setInterval", function setInterval(callback, delay, ...args) {
-    return natives.setTimer(callback, +delay || 0, true, args);
+    checkCallback(callback, "setInterval");
+    return addTimer(callback, delay, true, args);
   });
-  define(global, "clearTimeout", function clearTimeout(id) { natives.clearTimer(+id || 0); });
-  define(global, "clearInterval", function clearInterval(id) { natives.clearTimer(+id || 0); });
+  define(global, "clearTimeout", function clearTimeout(id) { clearTimer(id); });
+  define(global, "clearInterval", function clearInterval(id) { clearTimer(id); });
   define(global, "queueMicrotask", function queueMicrotask(callback) {
     if (typeof callback !== "function") throw new TypeError("queueMicrotask: callback is not a function");
     natives.queueMicrotask(callback);
   });
+  const fireTimer = (id) => {
+    const timer = timers.get(id);
+    if (timer === undefined) return;
+    if (!timer.repeat) timers.delete(id);
+    const { callback, args } = timer;
+    callback(...args);
+  };
+  const dropTimers = () => timers.clear();
 
   // performance.now(): milliseconds since the isolate started.
   define(global, "performance", Object.freeze({ now: natives.now, timeOrigin: natives.timeOrigin }));
@@ -55,7 +81,14 @@
   // encoder is).
   class TextEncoder {
     get encoding() { return "utf-8"; }
-    encode(input = "") { return natives.encode(String(input)); }
+    encode(input = "") {
+      // Allocated here so the buffer counts against the isolate's budget
+      // (and a refused allocation is a RangeError, as for any typed array).
+      const text = String(input);
+      const bytes = new Uint8Array(natives.utf8Length(text));
+      natives.encodeInto(text, bytes);
+      return bytes;
+    }
     encodeInto(source, destination) {
       if (!(destination instanceof Uint8Array)) throw new TypeError("encodeInto: destination must be a Uint8Array");
       const [read, written] = natives.encodeInto(String(source), destination);
@@ -95,7 +128,7 @@
     postMessage(data) {
       const target = this.#other;
       if (target === null) return;
-      natives.setTimer(() => target.#deliver(data), 0, false, []);
+      addTimer(() => target.#deliver(data), 0, false, []);
     }
     #deliver(data) {
       const event = { data, target: this, type: "message" };
@@ -126,6 +159,9 @@
   define(global, "TextEncoder", TextEncoder);
   define(global, "TextDecoder", TextDecoder);
   define(global, "self", global);
+  // WebAssembly memories are allocated outside the heap and the buffer
+  // budget, where no limit of this runtime reaches them: not offered.
+  delete global.WebAssembly;
 
   // Number.prototype.toLocaleString is specified as formatting with
   // `new Intl.NumberFormat(locales, options)`. This V8 builds a new ICU
@@ -212,27 +248,32 @@
     [Math, ["min", "max", "floor", "round", "random", "abs"]],
     [Symbol, ["for", "iterator", "asyncIterator"]],
   ];
+  // The check reads own data properties of descriptors only: it never
+  // invokes a getter or walks a prototype chain a bundle could have changed.
   const getOwn = Object.getOwnPropertyDescriptor;
-  return function captureIntrinsics() {
+  const hasOwn = Object.hasOwn;
+  const getProto = Object.getPrototypeOf;
+  const valueOf = (d) => (d === undefined ? undefined : hasOwn(d, "value") ? d.value : d.get);
+  const captureIntrinsics = () => {
     const holders = [];
+    const names = [];
     const values = [];
     for (let i = 0; i < watched.length; i++) {
       const holder = watched[i][0];
-      const names = watched[i][1];
-      for (let j = 0; j < names.length; j++) {
-        const d = getOwn(holder, names[j]);
-        holders.push(holder, names[j]);
-        values.push(d === undefined ? undefined : ("value" in d ? d.value : d.get));
+      const keys = watched[i][1];
+      for (let j = 0; j < keys.length; j++) {
+        holders[holders.length] = holder;
+        names[names.length] = keys[j];
+        values[values.length] = valueOf(getOwn(holder, keys[j]));
       }
     }
     const prototypes = [Array.prototype, Object.prototype, Function.prototype, String.prototype, Promise.prototype];
-    const parents = prototypes.map((p) => Object.getPrototypeOf(p));
-    const getProto = Object.getPrototypeOf;
+    const parents = [];
+    for (let i = 0; i < prototypes.length; i++) parents[i] = getProto(prototypes[i]);
+    const count = values.length;
     return function intrinsicsIntact() {
-      for (let i = 0, k = 0; k < values.length; i += 2, k++) {
-        const d = getOwn(holders[i], holders[i + 1]);
-        const v = d === undefined ? undefined : ("value" in d ? d.value : d.get);
-        if (v !== values[k]) return false;
+      for (let k = 0; k < count; k++) {
+        if (valueOf(getOwn(holders[k], names[k])) !== values[k]) return false;
       }
       for (let i = 0; i < prototypes.length; i++) {
         if (getProto(prototypes[i]) !== parents[i]) return false;
@@ -240,4 +281,5 @@
       return true;
     };
   };
+  return { captureIntrinsics, fireTimer, dropTimers };
 })

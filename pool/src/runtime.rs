@@ -7,12 +7,23 @@ use std::time::{Duration, Instant};
 
 const PRELUDE: &str = include_str!("runtime.js");
 
-/// Per-isolate state the natives reach through the isolate's slots.
+/// Most timers one isolate may have pending at once; `setTimeout` past it
+/// throws a RangeError. Each pending timer costs host memory outside the JS
+/// heap (its callback and arguments stay on the heap, which is limited).
+pub(crate) const MAX_PENDING_TIMERS: usize = 10_000;
+
+/// Longest console line that reaches the service log, in UTF-8 bytes.
+const MAX_LOG_BYTES: usize = 16 * 1024;
+
+/// Per-isolate state the natives reach through the isolate's slot.
 pub(crate) struct RuntimeState {
     /// When the isolate started: `performance.now()` counts from here.
     pub started: Instant,
     /// Registered render functions by component name.
-    pub components: HashMap<String, v8::Global<v8::Function>>,
+    components: HashMap<String, v8::Global<v8::Function>>,
+    /// Components may register only while the bundle loads: a render that
+    /// registered would change the component for every later request.
+    registry_open: bool,
     /// The component being rendered, for log lines.
     pub current_component: Option<String>,
     pub timers: Timers,
@@ -23,39 +34,64 @@ impl RuntimeState {
         Self {
             started: Instant::now(),
             components: HashMap::new(),
+            registry_open: false,
             current_component: None,
             timers: Timers::default(),
         }
     }
+
+    /// A new context is about to run the bundle's top level.
+    pub fn reset_for_load(&mut self) {
+        self.components.clear();
+        self.registry_open = true;
+        self.timers.clear();
+    }
+
+    /// The top level ran: drop what it left pending and close the registry.
+    pub fn finish_load(&mut self) {
+        self.registry_open = false;
+        self.timers.clear();
+    }
+
+    pub fn component(&self, name: &str) -> Option<v8::Global<v8::Function>> {
+        self.components.get(name).cloned()
+    }
+
+    pub fn component_names(&self) -> Vec<String> {
+        self.components.keys().cloned().collect()
+    }
 }
 
-/// A timer registered with setTimeout/setInterval.
-pub(crate) struct Timer {
-    pub callback: v8::Global<v8::Function>,
-    pub args: Vec<v8::Global<v8::Value>>,
-    pub repeat: Option<Duration>,
+/// The one accessor for an isolate's [`RuntimeState`].
+pub(crate) fn state(isolate: &mut v8::Isolate) -> &mut RuntimeState {
+    isolate
+        .get_slot_mut::<RuntimeState>()
+        .expect("RuntimeState is set on every worker isolate")
 }
 
-/// Pending timers ordered by due time, then by id (registration order).
+/// Pending timers ordered by due time, then by id (registration order). The
+/// host keeps only ids and due times; callbacks and arguments live in the
+/// prelude's table on the JS heap.
 #[derive(Default)]
 pub(crate) struct Timers {
     next_id: u32,
-    by_due: BTreeMap<(Instant, u32), Timer>,
+    by_due: BTreeMap<(Instant, u32), Option<Duration>>,
     due_of: HashMap<u32, Instant>,
+    /// A timer was registered since the last `clear`.
+    registered: bool,
 }
 
 impl Timers {
-    fn add(&mut self, due: Instant, timer: Timer) -> u32 {
+    fn add(&mut self, due: Instant, repeat: Option<Duration>) -> Option<u32> {
+        if self.due_of.len() >= MAX_PENDING_TIMERS {
+            return None;
+        }
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let id = self.next_id;
-        self.insert(id, due, timer);
-        id
-    }
-
-    /// Puts a repeating timer back under its old id.
-    pub fn insert(&mut self, id: u32, due: Instant, timer: Timer) {
-        self.by_due.insert((due, id), timer);
+        self.by_due.insert((due, id), repeat);
         self.due_of.insert(id, due);
+        self.registered = true;
+        Some(id)
     }
 
     fn remove(&mut self, id: u32) {
@@ -64,24 +100,34 @@ impl Timers {
         }
     }
 
-    /// Takes the earliest timer out of the queue.
-    pub fn pop(&mut self) -> Option<(u32, Instant, Timer)> {
-        let ((due, id), timer) = self.by_due.pop_first()?;
-        self.due_of.remove(&id);
-        Some((id, due, timer))
+    /// When the earliest timer is due.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.by_due.first_key_value().map(|((due, _), _)| *due)
     }
 
-    /// Drops every pending timer (at the end of a render).
-    pub fn clear(&mut self) {
+    /// Takes the earliest timer if it is due at `now`; a repeating timer is
+    /// put back under its id for its next run.
+    pub fn pop_due(&mut self, now: Instant) -> Option<u32> {
+        if self.next_due()? > now {
+            return None;
+        }
+        let ((due, id), repeat) = self.by_due.pop_first()?;
+        self.due_of.remove(&id);
+        if let Some(every) = repeat {
+            let next = due.max(now) + every;
+            self.by_due.insert((next, id), repeat);
+            self.due_of.insert(id, next);
+        }
+        Some(id)
+    }
+
+    /// Drops every pending timer; true when any was registered since the
+    /// last clear (so the prelude's table needs clearing too).
+    pub fn clear(&mut self) -> bool {
         self.by_due.clear();
         self.due_of.clear();
+        std::mem::take(&mut self.registered)
     }
-}
-
-fn state<'a>(scope: &'a mut v8::PinScope) -> &'a mut RuntimeState {
-    scope
-        .get_slot_mut::<RuntimeState>()
-        .expect("RuntimeState is set on every worker isolate")
 }
 
 fn throw_type_error(scope: &mut v8::PinScope, message: &str) {
@@ -90,9 +136,18 @@ fn throw_type_error(scope: &mut v8::PinScope, message: &str) {
     scope.throw_exception(error);
 }
 
+fn throw_range_error(scope: &mut v8::PinScope, message: &str) {
+    let message = v8::String::new(scope, message).unwrap();
+    let error = v8::Exception::range_error(scope, message);
+    scope.throw_exception(error);
+}
+
 fn log(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue) {
     let level = args.get(0).int32_value(scope).unwrap_or(1);
-    let text = args.get(1).to_rust_string_lossy(scope);
+    let Some(text) = args.get(1).to_string(scope) else {
+        return;
+    };
+    let text = crate::exception::bounded_string(scope, text, MAX_LOG_BYTES);
     let component = state(scope).current_component.as_deref().unwrap_or("-");
     match level {
         0 => tracing::debug!(target: "ssr::console", component, "{text}"),
@@ -107,33 +162,24 @@ fn set_timer(
     args: v8::FunctionCallbackArguments,
     mut rv: v8::ReturnValue,
 ) {
-    let Ok(callback) = v8::Local::<v8::Function>::try_from(args.get(0)) else {
-        // Browsers accept a string to eval here; this runtime does not eval.
-        return throw_type_error(scope, "setTimeout/setInterval: callback must be a function");
-    };
-    let delay_ms = args.get(1).number_value(scope).unwrap_or(0.0);
+    let delay_ms = args.get(0).number_value(scope).unwrap_or(0.0);
     let delay_ms = if delay_ms.is_finite() {
         delay_ms.clamp(0.0, 1e9)
     } else {
         0.0
     };
     let delay = Duration::from_secs_f64(delay_ms / 1000.0);
-    let repeat = args.get(2).is_true();
-    let mut extra = Vec::new();
-    if let Ok(array) = v8::Local::<v8::Array>::try_from(args.get(3)) {
-        for i in 0..array.length() {
-            if let Some(value) = array.get_index(scope, i) {
-                extra.push(v8::Global::new(scope, value));
-            }
-        }
+    let repeat = args
+        .get(1)
+        .is_true()
+        .then_some(delay.max(Duration::from_millis(1)));
+    match state(scope).timers.add(Instant::now() + delay, repeat) {
+        Some(id) => rv.set_uint32(id),
+        None => throw_range_error(
+            scope,
+            &format!("too many pending timers (at most {MAX_PENDING_TIMERS})"),
+        ),
     }
-    let timer = Timer {
-        callback: v8::Global::new(scope, callback),
-        args: extra,
-        repeat: repeat.then_some(delay.max(Duration::from_millis(1))),
-    };
-    let id = state(scope).timers.add(Instant::now() + delay, timer);
-    rv.set_uint32(id);
 }
 
 fn clear_timer(
@@ -160,15 +206,17 @@ fn now(scope: &mut v8::PinScope, _args: v8::FunctionCallbackArguments, mut rv: v
     rv.set_double(ms);
 }
 
-fn encode(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue) {
-    let text = args.get(0).to_rust_string_lossy(scope);
-    let bytes = text.into_bytes();
-    let len = bytes.len();
-    let store = v8::ArrayBuffer::new_backing_store_from_vec(bytes).make_shared();
-    let buffer = v8::ArrayBuffer::with_backing_store(scope, &store);
-    if let Some(array) = v8::Uint8Array::new(scope, buffer, 0, len) {
-        rv.set(array.into());
-    }
+fn utf8_length(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue,
+) {
+    let Ok(text) = v8::Local::<v8::String>::try_from(args.get(0)) else {
+        return throw_type_error(scope, "utf8Length: input must be a string");
+    };
+    // V8 counts a lone surrogate as 3 bytes, the size of the U+FFFD the
+    // encoder writes for it.
+    rv.set_double(text.utf8_length(scope) as f64);
 }
 
 fn encode_into(
@@ -234,6 +282,12 @@ fn register(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: 
     let Ok(render) = v8::Local::<v8::Function>::try_from(args.get(1)) else {
         return throw_type_error(scope, "SsrPool.register: render must be a function");
     };
+    if !state(scope).registry_open {
+        return throw_type_error(
+            scope,
+            "SsrPool.register: components register while the bundle loads, not during a render",
+        );
+    }
     let render = v8::Global::new(scope, render);
     if state(scope)
         .components
@@ -244,17 +298,23 @@ fn register(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: 
     }
 }
 
+/// The prelude's entry points for the host.
+pub(crate) struct RuntimeEntries {
+    /// Captures the shared intrinsics; returns the function comparing them.
+    pub capture_intrinsics: v8::Global<v8::Function>,
+    pub fire_timer: v8::Global<v8::Function>,
+    pub drop_timers: v8::Global<v8::Function>,
+}
+
 /// Installs the runtime into the current context: builds the natives object
-/// and runs the prelude with it. Returns the function that captures the
-/// intrinsics (see `runtime.js`), or the prelude's exception.
-pub(crate) fn install<'s>(
-    scope: &mut v8::PinScope<'s, '_>,
-) -> Result<v8::Local<'s, v8::Function>, String> {
+/// and runs the prelude with it. None when the prelude threw (the caller's
+/// TryCatch holds the exception).
+pub(crate) fn install(scope: &mut v8::PinScope) -> Option<RuntimeEntries> {
     let natives = v8::Object::new(scope);
     macro_rules! native {
         ($name:literal, $f:expr) => {{
-            let key = v8::String::new(scope, $name).unwrap();
-            let function = v8::Function::new(scope, $f).ok_or("cannot create native")?;
+            let key = v8::String::new(scope, $name)?;
+            let function = v8::Function::new(scope, $f)?;
             natives.set(scope, key.into(), function.into());
         }};
     }
@@ -263,35 +323,45 @@ pub(crate) fn install<'s>(
     native!("clearTimer", clear_timer);
     native!("queueMicrotask", queue_microtask);
     native!("now", now);
-    native!("encode", encode);
+    native!("utf8Length", utf8_length);
     native!("encodeInto", encode_into);
     native!("decode", decode);
     native!("register", register);
-    let origin_key = v8::String::new(scope, "timeOrigin").unwrap();
+    let origin_key = v8::String::new(scope, "timeOrigin")?;
     let origin = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
     let origin = v8::Number::new(scope, origin);
     natives.set(scope, origin_key.into(), origin.into());
 
-    let source = v8::String::new(scope, PRELUDE).unwrap();
-    let escaped = {
-        v8::tc_scope!(let tc, scope);
-        let result = v8::Script::compile(tc, source, None)
-            .and_then(|script| script.run(tc))
-            .and_then(|f| v8::Local::<v8::Function>::try_from(f).ok())
-            .and_then(|f| {
-                let recv = v8::undefined(tc).into();
-                f.call(tc, recv, &[natives.into()])
-            })
-            .and_then(|f| v8::Local::<v8::Function>::try_from(f).ok());
-        match result {
-            Some(capture) => Ok(v8::Global::new(tc, capture)),
-            None => Err(tc
-                .exception()
-                .map(|e| e.to_rust_string_lossy(tc))
-                .unwrap_or_else(|| "runtime prelude failed".into())),
-        }
+    let source = v8::String::new(scope, PRELUDE)?;
+    let prelude = v8::Script::compile(scope, source, None)?.run(scope)?;
+    let prelude = v8::Local::<v8::Function>::try_from(prelude).ok()?;
+    let recv = v8::undefined(scope).into();
+    let entries = prelude.call(scope, recv, &[natives.into()])?;
+    let entries = v8::Local::<v8::Object>::try_from(entries).ok()?;
+    let function = |scope: &mut v8::PinScope, name: &str| {
+        let key = v8::String::new(scope, name)?;
+        let value = entries.get(scope, key.into())?;
+        let function = v8::Local::<v8::Function>::try_from(value).ok()?;
+        Some(v8::Global::new(scope, function))
     };
-    escaped.map(|global| v8::Local::new(scope, global))
+    Some(RuntimeEntries {
+        capture_intrinsics: function(scope, "captureIntrinsics")?,
+        fire_timer: function(scope, "fireTimer")?,
+        drop_timers: function(scope, "dropTimers")?,
+    })
+}
+
+/// Captures the shared intrinsics as the bundle left them after load, and
+/// returns the function that checks them after each render.
+pub(crate) fn capture_intrinsics(
+    scope: &mut v8::PinScope,
+    entries: &RuntimeEntries,
+) -> Option<v8::Global<v8::Function>> {
+    let capture = v8::Local::new(scope, &entries.capture_intrinsics);
+    let recv = v8::undefined(scope).into();
+    let intact = capture.call(scope, recv, &[])?;
+    let intact = v8::Local::<v8::Function>::try_from(intact).ok()?;
+    Some(v8::Global::new(scope, intact))
 }

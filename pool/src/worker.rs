@@ -9,7 +9,7 @@ use bundles::Bundle;
 use tokio::sync::{oneshot, watch};
 
 use crate::config::PoolConfig;
-use crate::error::{RenderError, StartError};
+use crate::error::{RenderError, RenderOutcome, ReplaceReason, StartError};
 use crate::isolate::{LoadReport, RenderIsolate};
 use crate::observe::{CodeCacheStore, PoolObserver};
 use crate::script::CacheOutcome;
@@ -96,7 +96,9 @@ pub(crate) fn run(id: usize, shared: Arc<Shared>, jobs: async_channel::Receiver<
                 shared.status.send_modify(|s| s.ready -= 1);
                 return;
             }
-            Some(reason) => tracing::info!(worker = id, reason, "replacing isolate"),
+            Some(reason) => {
+                tracing::info!(worker = id, reason = reason.as_str(), "replacing isolate")
+            }
         }
     }
 }
@@ -108,7 +110,7 @@ fn serve(
     shared: &Shared,
     jobs: &async_channel::Receiver<Job>,
     isolate: &mut RenderIsolate,
-) -> Option<&'static str> {
+) -> Option<ReplaceReason> {
     let config = &shared.config;
     let mut since_check = 0u32;
     while let Ok(job) = jobs.recv_blocking() {
@@ -116,15 +118,17 @@ fn serve(
             // The caller went away (or gave up) while the job was queued.
             shared
                 .observer
-                .render_finished(id, "cancelled", Duration::ZERO);
+                .render_finished(id, RenderOutcome::Cancelled, Duration::ZERO);
             continue;
         }
         let queued = job.enqueued.elapsed();
         if queued > config.queue_timeout {
             let error = RenderError::QueueTimeout(queued);
-            shared
-                .observer
-                .render_finished(id, error.code(), Duration::ZERO);
+            shared.observer.render_finished(
+                id,
+                RenderOutcome::Failed(error.kind()),
+                Duration::ZERO,
+            );
             let _ = job.reply.send(Err(error));
             continue;
         }
@@ -135,8 +139,8 @@ fn serve(
         let render_time = started.elapsed();
         shared.observer.worker_busy(id, false);
         let outcome = match &result {
-            Ok(_) => "ok",
-            Err(e) => e.code(),
+            Ok(_) => RenderOutcome::Ok,
+            Err(e) => RenderOutcome::Failed(e.kind()),
         };
         shared.observer.render_finished(id, outcome, render_time);
 
@@ -145,10 +149,11 @@ fn serve(
         // Heap statistics cost a walk over the spaces: read them every 16
         // renders and after failures; the other reasons are checked always.
         since_check += 1;
-        let check_heap = outcome != "ok" || since_check >= 16;
+        let check_heap = outcome != RenderOutcome::Ok || since_check >= 16;
         if check_heap {
             since_check = 0;
             shared.observer.heap_used(id, isolate.heap_used());
+            shared.observer.isolate_memory(id, isolate.memory_used());
         }
         let replace = isolate.needs_replacement(config, check_heap);
         if let Some(reason) = replace {
@@ -233,7 +238,7 @@ fn load(id: usize, name: &str, shared: &Shared, first: bool) -> Result<RenderIso
         // memory or tampered with builtins): serve from a fresh one, cold.
         tracing::warn!(
             worker = id,
-            reason,
+            reason = reason.as_str(),
             "a warm-up render poisoned the isolate; starting a fresh one without warm-up"
         );
         drop(isolate);

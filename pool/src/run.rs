@@ -1,0 +1,106 @@
+//! The one bounded run into JavaScript. Every entry into an isolate (the
+//! bundle's top level, a render call, a timer callback, a microtask
+//! checkpoint, the integrity check) goes through [`run_bounded`]: it arms
+//! the watchdog, runs a closure in the isolate's context, settles microtasks
+//! when asked, and classifies how it ended in one ordered chain.
+
+use std::time::{Duration, Instant};
+
+use crate::error::JsError;
+use crate::exception::caught;
+use crate::limits::IsolateAllocations;
+
+/// The time limits of one entry into JavaScript.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    /// When the work this entry belongs to is due (a render's deadline).
+    pub deadline: Instant,
+    /// How long JavaScript may keep the CPU past the deadline before its
+    /// execution is terminated. Within the grace, a late entry is simply
+    /// abandoned by its caller; past it, only termination can stop it.
+    pub grace: Duration,
+}
+
+impl Budget {
+    pub fn new(deadline: Instant, grace: Duration) -> Self {
+        Self { deadline, grace }
+    }
+
+    /// The instant the watchdog terminates execution.
+    fn cpu_limit(&self) -> Instant {
+        self.deadline + self.grace
+    }
+
+    pub fn passed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+}
+
+/// Whether to run a microtask checkpoint after the closure returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settle {
+    Nothing,
+    Microtasks,
+}
+
+/// How one entry into JavaScript ended.
+#[derive(Debug)]
+pub(crate) enum Outcome<T> {
+    Done(T),
+    /// The isolate reached its heap limit; execution was terminated and the
+    /// isolate must not be used again.
+    HeapLimit,
+    /// The watchdog terminated execution: JavaScript held the CPU past the
+    /// deadline plus the grace period. The isolate must not be used again.
+    Terminated,
+    /// The entry returned, but after the deadline.
+    DeadlinePassed,
+    /// The closure threw (or reported failure without an exception).
+    Threw(JsError),
+}
+
+/// Runs `f` in `context`, bounded by `budget`. `f` returns None when it
+/// threw; the exception is then read (bounded) from the TryCatch. A
+/// terminated execution is cancelled before returning, so the isolate can be
+/// torn down cleanly.
+pub(crate) fn run_bounded<T>(
+    isolate: &mut v8::Isolate,
+    context: &v8::Global<v8::Context>,
+    allocations: &mut IsolateAllocations,
+    budget: Budget,
+    settle: Settle,
+    f: impl FnOnce(&mut v8::PinScope) -> Option<T>,
+) -> Outcome<T> {
+    v8::scope_with_context!(scope, isolate, context);
+    v8::tc_scope!(let tc, scope);
+    allocations.watchdog.arm(budget.cpu_limit());
+    let result = f(tc);
+    if settle == Settle::Microtasks && !tc.has_terminated() {
+        tc.perform_microtask_checkpoint();
+    }
+    let fired = allocations.watchdog.disarm();
+    let terminated = fired || tc.has_terminated() || tc.is_execution_terminating();
+    if terminated {
+        tc.cancel_terminate_execution();
+    }
+    if allocations.heap.hit() {
+        return Outcome::HeapLimit;
+    }
+    if terminated {
+        return Outcome::Terminated;
+    }
+    if budget.passed() {
+        return Outcome::DeadlinePassed;
+    }
+    match result {
+        Some(value) => Outcome::Done(value),
+        None => {
+            let exception = tc.exception();
+            Outcome::Threw(caught(
+                tc,
+                exception,
+                "JavaScript failed without an exception",
+            ))
+        }
+    }
+}
