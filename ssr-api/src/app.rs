@@ -1,8 +1,8 @@
-//! The HTTP application: routes, shared state, and the server start-up used
-//! by both `main` and the tests.
+//! The HTTP application: routes, shared state and handlers. Handlers return
+//! `Result<_, ApiError>`; the error table turns failures into answers.
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
@@ -17,9 +17,10 @@ use serde_json::value::RawValue;
 
 use pool::{RenderPool, RenderRequest};
 
-use crate::errors::ApiError;
+use crate::errors::{ApiError, Code};
 use crate::hypernova;
 use crate::metrics::Metrics;
+use crate::settings::HttpConfig;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
@@ -27,44 +28,47 @@ const OPENAPI: &str = include_str!("openapi.json");
 pub struct AppState {
     pub pool: RenderPool,
     pub metrics: Arc<Metrics>,
-    /// Largest request body in bytes.
-    pub max_body_bytes: usize,
-    /// Put JS stacks in error responses.
-    pub debug_errors: bool,
-}
-
-/// HTTP server settings for [`start`].
-#[derive(Debug, Clone)]
-pub struct ServerOptions {
-    pub http_workers: usize,
-    pub shutdown_timeout: Duration,
+    pub http: HttpConfig,
 }
 
 /// Binds the app to `listener` and returns the running server (poll it to
-/// serve; stop it through its handle). Used by `serve` and by the tests.
-pub fn start(
-    listener: TcpListener,
-    state: AppState,
-    options: ServerOptions,
-) -> std::io::Result<Server> {
+/// serve; stop it through its handle).
+pub fn start(listener: TcpListener, state: AppState, http: &HttpConfig) -> std::io::Result<Server> {
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .wrap(actix_web::middleware::from_fn(observe))
-            .route("/render", web::post().to(render))
-            .route("/batch", web::post().to(batch))
+            .service(post_only("/render", render))
+            .service(post_only("/batch", batch))
             .route("/health", web::get().to(health))
             .route("/ready", web::get().to(ready))
             .route("/metrics", web::get().to(metrics))
             .route("/openapi.json", web::get().to(openapi))
             .default_service(web::to(not_found))
     })
-    .workers(options.http_workers)
-    .shutdown_timeout(options.shutdown_timeout.as_secs())
+    .workers(http.http_workers)
+    .shutdown_timeout(http.shutdown_timeout.as_secs())
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// A resource answering POST with `handler` and any other method with 405.
+fn post_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::post().to(handler))
+        .default_service(web::to(|req: HttpRequest| async move {
+            Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+                method: req.method().to_string(),
+                allow: "POST",
+            })
+        }))
 }
 
 /// Counts every request by route and status.
@@ -84,13 +88,14 @@ async fn observe(
     Ok(response)
 }
 
-/// Reads the body up to `limit` bytes; refuses larger bodies early when the
-/// client announces their length.
+/// Reads the body up to `limit` bytes within `timeout`; refuses larger
+/// bodies early when the client announces their length.
 async fn read_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
+    payload: web::Payload,
+    http: &HttpConfig,
 ) -> Result<Bytes, ApiError> {
+    let limit = http.max_body_bytes;
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -99,7 +104,20 @@ async fn read_body(
     if announced.is_some_and(|n| n > limit) {
         return Err(ApiError::BodyTooLarge { limit });
     }
-    let mut body = BytesMut::with_capacity(announced.unwrap_or(0));
+    let read = collect_body(payload, announced.unwrap_or(0), limit);
+    tokio::time::timeout(http.body_timeout, read)
+        .await
+        .map_err(|_| ApiError::BodyTimeout {
+            secs: http.body_timeout.as_secs(),
+        })?
+}
+
+async fn collect_body(
+    mut payload: web::Payload,
+    announced: usize,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let mut body = BytesMut::with_capacity(announced);
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read body: {e}")))?;
         if body.len() + chunk.len() > limit {
@@ -117,9 +135,30 @@ struct RenderBody {
     component: String,
     #[serde(default)]
     props: Option<Box<RawValue>>,
-    /// Per-request deadline in milliseconds (clamped to the maximum).
+    /// Per-request deadline in milliseconds (clamped to the pool's range).
     #[serde(default)]
     timeout_ms: Option<u64>,
+}
+
+impl RenderBody {
+    /// The render request; props must be a JSON object (or absent/null).
+    fn into_request(self) -> Result<RenderRequest, ApiError> {
+        let props = match self.props {
+            None => "{}".to_owned(),
+            Some(raw) if raw.get() == "null" => "{}".to_owned(),
+            Some(raw) if raw.get().starts_with('{') => raw.get().to_owned(),
+            Some(_) => {
+                return Err(ApiError::InvalidProps(
+                    "props must be a JSON object".to_owned(),
+                ))
+            }
+        };
+        Ok(RenderRequest {
+            component: self.component,
+            props,
+            timeout: self.timeout_ms.map(Duration::from_millis),
+        })
+    }
 }
 
 fn wants_json(req: &HttpRequest) -> bool {
@@ -133,59 +172,48 @@ async fn render(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let debug = state.debug_errors;
-    let result: Result<HttpResponse, ApiError> = async {
-        let body = read_body(&req, payload, state.max_body_bytes).await?;
-        let body: RenderBody = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest(format!("invalid render request: {e}")))?;
-        let props = body
-            .props
-            .map_or_else(|| "{}".to_owned(), |p| p.get().to_owned());
-        let request = RenderRequest {
-            component: body.component,
-            props,
-            timeout: body.timeout_ms.map(Duration::from_millis),
-        };
-        let started = Instant::now();
-        let output = state.pool.render(request).await?;
-        let duration_ms = started.elapsed().as_secs_f64() * 1e3;
-        let render_ms = output.render_time.as_secs_f64() * 1e3;
-        let queue_ms = output.queue_time.as_secs_f64() * 1e3;
-        let timing = format!(
-            "render;dur={render_ms:.3}, queue;dur={queue_ms:.3}, pool;dur={duration_ms:.3}"
-        );
-        Ok(if wants_json(&req) {
-            HttpResponse::Ok()
-                .insert_header(("Server-Timing", timing))
-                .json(serde_json::json!({
-                    "html": output.html,
-                    "durationMs": duration_ms,
-                    "renderMs": render_ms,
-                }))
-        } else {
-            HttpResponse::Ok()
-                .insert_header(("Server-Timing", timing))
-                .content_type("text/html; charset=utf-8")
-                .body(output.html)
-        })
-    }
-    .await;
-    result.unwrap_or_else(|e| {
-        log_error(&e);
-        e.to_response(debug)
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, &state.http).await?;
+    let body: RenderBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid render request: {e}")))?;
+    let request = body.into_request()?;
+    let started = Instant::now();
+    let output = state.pool.render(request).await.map_err(|e| {
+        log_render_error(&e);
+        ApiError::render(e, state.http.debug_errors)
+    })?;
+    let duration_ms = started.elapsed().as_secs_f64() * 1e3;
+    let render_ms = output.render_time.as_secs_f64() * 1e3;
+    let queue_ms = output.queue_time.as_secs_f64() * 1e3;
+    let timing =
+        format!("render;dur={render_ms:.3}, queue;dur={queue_ms:.3}, pool;dur={duration_ms:.3}");
+    Ok(if wants_json(&req) {
+        HttpResponse::Ok()
+            .insert_header(("Server-Timing", timing))
+            .json(serde_json::json!({
+                "html": output.html,
+                "durationMs": duration_ms,
+                "renderMs": render_ms,
+            }))
+    } else {
+        HttpResponse::Ok()
+            .insert_header(("Server-Timing", timing))
+            .content_type("text/html; charset=utf-8")
+            .body(output.html)
     })
 }
 
-fn log_error(error: &ApiError) {
+fn log_render_error(error: &pool::RenderError) {
     match error {
-        ApiError::Render(pool::RenderError::Js(js)) => {
+        pool::RenderError::Js(js) => {
             tracing::warn!(error = %js, stack = js.stack.as_deref().unwrap_or(""), "render threw");
         }
-        other => tracing::debug!(error = %other, "request failed"),
+        other => tracing::debug!(error = %other, "render failed"),
     }
 }
 
+/// `POST /batch`: Hypernova's protocol, answered as its reference server
+/// answers (see `hypernova.rs`).
 async fn batch(
     req: HttpRequest,
     payload: web::Payload,
@@ -193,16 +221,17 @@ async fn batch(
 ) -> HttpResponse {
     // Like the reference server's body parser: an oversized or malformed
     // body is answered with its status and an empty body.
-    let body = match read_body(&req, payload, state.max_body_bytes).await {
+    let body = match read_body(&req, payload, &state.http).await {
         Ok(body) => body,
-        Err(ApiError::BodyTooLarge { .. }) => return HttpResponse::PayloadTooLarge().finish(),
-        Err(_) => return HttpResponse::BadRequest().finish(),
+        Err(error) => return HttpResponse::build(error.code().status()).finish(),
     };
     let Some(jobs) = hypernova::parse(&body) else {
         return HttpResponse::BadRequest().finish();
     };
-    let response = hypernova::render_batch(&state.pool, jobs, state.debug_errors).await;
-    HttpResponse::Ok().json(response)
+    let response = hypernova::render_batch(&state.pool, jobs, state.http.debug_errors).await;
+    HttpResponse::Ok()
+        .content_type(hypernova::CONTENT_TYPE)
+        .json(response)
 }
 
 async fn health() -> HttpResponse {
@@ -232,15 +261,28 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .body(state.metrics.render(state.pool.queue_depth()))
 }
 
+/// The OpenAPI document, with the error codes taken from the error table.
+pub fn openapi_document() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut document: serde_json::Value =
+            serde_json::from_str(OPENAPI).expect("openapi.json is valid JSON");
+        let codes: Vec<&str> = Code::ALL.iter().map(|c| c.name()).collect();
+        document["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]
+            ["enum"] = codes.into();
+        document.to_string()
+    })
+}
+
 async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(OPENAPI)
+        .body(openapi_document())
 }
 
-async fn not_found(req: HttpRequest) -> HttpResponse {
-    let message = format!("no route for {} {}", req.method(), req.path());
-    HttpResponse::NotFound().json(serde_json::json!({
-        "error": {"status": 404, "code": "not_found", "message": message}
-    }))
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound {
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+    })
 }

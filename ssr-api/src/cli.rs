@@ -1,18 +1,20 @@
 //! Command line: `serve` (the HTTP service), `render` (one render to
-//! stdout) and `warm` (the build step that writes the code cache).
+//! stdout) and `warm` (the build step that writes the code cache). Parsing
+//! only: every command builds through `startup`.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use bundles::{Bundle, DEFAULT_MAX_BUNDLE_BYTES};
-use pool::{PoolObserver, RenderPool, RenderRequest, Sample};
+use pool::RenderRequest;
 
 use crate::example;
-use crate::settings::{FileConfig, HttpArgs, PoolArgs};
+use crate::settings::{self, HttpArgs, PoolArgs, ServiceConfig};
+use crate::startup::{self, Application, CacheAccess};
 
 /// A render service for server-side React: a pool of warm V8 isolates.
 ///
@@ -22,11 +24,11 @@ use crate::settings::{FileConfig, HttpArgs, PoolArgs};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// TOML config file with [pool] and [http] tables (flags and env win)
+    /// TOML config file with [pool] and [http] tables (flags and environment win)
     #[arg(long, global = true, env = "SSR_POOL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Log as JSON lines instead of text
-    #[arg(long, global = true, env = "SSR_POOL_LOG_JSON")]
+    #[arg(long, global = true, env = "SSR_POOL_LOG_JSON", value_parser = clap::builder::BoolishValueParser::new())]
     pub log_json: bool,
 }
 
@@ -57,37 +59,49 @@ pub enum Command {
     },
 }
 
+/// The config file named by `--config FILE`, `--config=FILE` or
+/// `SSR_POOL_CONFIG`, found before parsing so its values can become the
+/// defaults of the real parse.
+fn config_path(args: &[OsString]) -> Option<PathBuf> {
+    let mut args = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(arg) = args.next() {
+        if arg == "--config" {
+            return args.next().map(|p| PathBuf::from(p.as_ref()));
+        }
+        if let Some(path) = arg.strip_prefix("--config=") {
+            return Some(PathBuf::from(path));
+        }
+    }
+    std::env::var_os("SSR_POOL_CONFIG").map(PathBuf::from)
+}
+
+/// Parses the command line with the config file's values as defaults.
+pub fn parse(args: Vec<OsString>) -> Result<Cli, String> {
+    let mut command = Cli::command();
+    if let Some(path) = config_path(&args) {
+        command = settings::apply_file(command, &path)?;
+    }
+    let matches = command
+        .try_get_matches_from(args)
+        .unwrap_or_else(|e| e.exit());
+    Cli::from_arg_matches(&matches).map_err(|e| e.to_string())
+}
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(message) => return fail(&message),
+    };
     crate::telemetry::init_logging(cli.log_json);
-    let file = match &cli.config {
-        Some(path) => match FileConfig::read(path) {
-            Ok(file) => file,
-            Err(e) => return fail(&e),
-        },
-        None => FileConfig::default(),
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
-    };
-    let command = cli.command.unwrap_or(Command::Render {
-        pool: PoolArgs::default(),
-        component: None,
-        props: None,
-    });
-    let result = match command {
-        Command::Render {
+    let result = match cli.command {
+        Some(Command::Serve { pool, http }) => serve(pool.service_config(Some(&http))),
+        Some(Command::Warm { pool }) => block_on(crate::warm::run(pool.service_config(None))),
+        Some(Command::Render {
             pool,
             component,
             props,
-        } => runtime.block_on(render(pool.or(file.pool), component, props)),
-        Command::Serve { pool, http } => crate::server::run(pool.or(file.pool), http.or(file.http)),
-        Command::Warm { pool } => runtime.block_on(crate::warm::run(pool.or(file.pool))),
+        }) => block_on(render(pool.service_config(None), component, props)),
+        None => block_on(render(ServiceConfig::example(), None, None)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -100,56 +114,19 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// The bundle named by `--bundle`, or the embedded example.
-pub fn load_bundle(args: &PoolArgs) -> Result<Bundle, String> {
-    match &args.bundle {
-        Some(path) => Bundle::from_file(path, DEFAULT_MAX_BUNDLE_BYTES).map_err(|e| e.to_string()),
-        None => example::bundle().map_err(|e| e.to_string()),
-    }
+fn block_on(future: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?
+        .block_on(future)
 }
 
-/// The warm-up samples named by `--samples` (the example's own samples when
-/// the example bundle is used).
-pub fn load_samples(args: &PoolArgs) -> Result<Vec<Sample>, String> {
-    let text = match (&args.samples, &args.bundle) {
-        (Some(path), _) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read samples {}: {e}", path.display()))?,
-        (None, None) => example::EXAMPLE_SAMPLES.to_owned(),
-        (None, Some(_)) => return Ok(Vec::new()),
-    };
-    serde_json::from_str(&text).map_err(|e| {
-        format!("samples must be a JSON array of {{\"component\", \"props\"}} objects: {e}")
-    })
-}
-
-/// Builds a pool from the options, with the code cache plugged in.
-pub fn build_pool(
-    args: &PoolArgs,
-    observer: Arc<dyn PoolObserver>,
-    write_cache: bool,
-) -> Result<RenderPool, String> {
-    let bundle = load_bundle(args)?;
-    let samples = load_samples(args)?;
-    let mut builder = RenderPool::builder(bundle)
-        .config(args.pool_config())
-        .samples(samples)
-        .observer(observer)
-        .v8_flags(args.v8_flags());
-    if let Some(dir) = args.cache_dir() {
-        let store = crate::codecache::DiskCodeCache::open(
-            &dir,
-            pool::platform::v8_version(),
-            &args.v8_flags(),
-        )
-        .map_err(|e| format!("cannot use cache directory {}: {e}", dir.display()))?;
-        let store = if write_cache {
-            store
-        } else {
-            store.read_only()
-        };
-        builder = builder.code_cache(Arc::new(store));
-    }
-    builder.start().map_err(|e| e.to_string())
+/// `serve`: the HTTP service until SIGTERM/SIGINT (graceful stop).
+fn serve(config: ServiceConfig) -> Result<(), String> {
+    actix_web::rt::System::new()
+        .block_on(async move { Application::build(config)?.run_until_stopped().await })
 }
 
 fn read_props(props: Option<String>) -> Result<String, String> {
@@ -166,12 +143,13 @@ fn read_props(props: Option<String>) -> Result<String, String> {
     Ok(text)
 }
 
+/// `render`: one render with one isolate and no warm-up, to stdout.
 async fn render(
-    mut args: PoolArgs,
+    mut config: ServiceConfig,
     component: Option<String>,
     props: Option<String>,
 ) -> Result<(), String> {
-    let (component, props) = match (&args.bundle, component) {
+    let (component, props) = match (&config.bundle, component) {
         (_, Some(c)) => (c, read_props(props)?),
         (None, None) => (
             example::EXAMPLE_COMPONENT.to_owned(),
@@ -182,10 +160,9 @@ async fn render(
         ),
         (Some(_), None) => return Err("--component is required with --bundle".into()),
     };
-    // One render needs one isolate and little warm-up.
-    args.workers.get_or_insert(1);
-    args.warmup_renders.get_or_insert(0);
-    let pool = build_pool(&args, Arc::new(pool::NoopObserver), false)?;
+    config.pool.workers = 1;
+    config.pool.warmup_renders = 0;
+    let pool = startup::build_pool(&config, Arc::new(pool::NoopObserver), CacheAccess::ReadOnly)?;
     pool.wait_ready().await.map_err(|e| e.to_string())?;
     let result = pool.render(RenderRequest::new(component, props)).await;
     pool.shutdown().await;

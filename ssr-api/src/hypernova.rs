@@ -17,6 +17,11 @@ use serde_json::Value;
 
 use pool::{RenderError, RenderPool, RenderRequest};
 
+use crate::errors::Code;
+
+/// The reference server answers with Express's JSON content type.
+pub const CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
 /// One job's fields; anything else in the job is ignored.
 #[derive(Deserialize)]
 struct JobFields {
@@ -54,9 +59,12 @@ pub struct JobError {
 }
 
 /// Parses a batch body. Returns None when it is not a JSON object or array
-/// (the reference server answers 400 for those).
+/// (the reference server answers 400 for those). An empty body is an empty
+/// batch, as the reference server's body parser makes it.
 pub fn parse(body: &[u8]) -> Option<Vec<(String, Box<RawValue>)>> {
-    let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+    let Some(first) = body.iter().find(|b| !b.is_ascii_whitespace()) else {
+        return body.is_empty().then(Vec::new);
+    };
     match first {
         b'{' => {
             let jobs: IndexMap<String, Box<RawValue>> = serde_json::from_slice(body).ok()?;
@@ -131,6 +139,8 @@ pub async fn render_batch(
         let duration = started.elapsed().as_secs_f64() * 1e3;
         let name = fields.name.unwrap_or(Value::Null);
         let job = match result {
+            Ok(output) if output.html.is_empty() => failed(name, duration, 500, no_html_error()),
+            Err(RenderError::NotAString(_)) => failed(name, duration, 500, no_html_error()),
             Ok(output) => JobResult {
                 name,
                 html: Some(output.html),
@@ -142,15 +152,7 @@ pub async fn render_batch(
             },
             Err(error) => {
                 let (status_code, error) = job_error(&component, error, debug);
-                JobResult {
-                    name,
-                    html: None,
-                    meta: Default::default(),
-                    duration,
-                    status_code,
-                    success: false,
-                    error: Some(error),
-                }
+                failed(name, duration, status_code, error)
             }
         };
         (token, job)
@@ -160,6 +162,31 @@ pub async fn render_batch(
         success: true,
         error: None,
         results: results.into_iter().collect(),
+    }
+}
+
+fn failed(name: Value, duration: f64, status_code: u16, error: JobError) -> JobResult {
+    JobResult {
+        name,
+        html: None,
+        meta: Default::default(),
+        duration,
+        status_code,
+        success: false,
+        error: Some(error),
+    }
+}
+
+/// What the reference server reports for a render that returned no HTML
+/// (an empty string, `null`, `undefined`): its `TypeError` has a null stack,
+/// so it is serialised as a non-Error whose message is the error object
+/// (`{}` in JSON).
+fn no_html_error() -> JobError {
+    JobError {
+        kind: Some("Error".into()),
+        name: "Error".into(),
+        message: Value::Object(Default::default()),
+        stack: vec![String::new()],
     }
 }
 
@@ -210,7 +237,7 @@ fn job_error(component: &str, error: RenderError, debug: bool) -> (u16, JobError
         other => {
             tracing::warn!(component, error = %other, "batch job failed");
             (
-                500,
+                Code::from(other.kind()).status().as_u16(),
                 JobError {
                     kind: Some("Error".into()),
                     name: "Error".into(),
@@ -239,6 +266,7 @@ mod tests {
         assert_eq!(jobs[1].0, "1");
         assert!(parse(b"\"x\"").is_none());
         assert!(parse(b"{nope").is_none());
-        assert!(parse(b"").is_none());
+        assert_eq!(parse(b"").map(|jobs| jobs.len()), Some(0));
+        assert!(parse(b"  ").is_none());
     }
 }

@@ -7,7 +7,7 @@ pub mod errors;
 pub mod example;
 pub mod hypernova;
 pub mod metrics;
-pub mod server;
 pub mod settings;
+pub mod startup;
 pub mod telemetry;
 pub mod warm;

@@ -9,7 +9,9 @@ use prometheus::{
     TextEncoder,
 };
 
-use pool::{CacheOutcome, PoolObserver};
+use pool::{CacheOutcome, PoolObserver, RenderOutcome, ReplaceReason};
+
+use crate::errors::Code;
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -28,6 +30,7 @@ pub struct Metrics {
     compile_duration: HistogramVec,
     isolate_restarts: IntCounterVec,
     heap_used: IntGaugeVec,
+    isolate_memory: IntGaugeVec,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -121,6 +124,17 @@ impl Metrics {
                 )
                 .unwrap(),
             ),
+            isolate_memory: register(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "isolate_memory_bytes",
+                        "Memory an isolate holds: heap, V8's own allocations and ArrayBuffers",
+                    ),
+                    &["worker"],
+                )
+                .unwrap(),
+            ),
             registry,
         }
     }
@@ -154,11 +168,16 @@ impl Default for Metrics {
 }
 
 impl PoolObserver for Metrics {
-    fn render_finished(&self, _worker: usize, outcome: &'static str, render_time: Duration) {
-        self.renders.with_label_values(&[outcome]).inc();
-        if outcome != "cancelled" {
+    fn render_finished(&self, _worker: usize, outcome: RenderOutcome, render_time: Duration) {
+        let label = match outcome {
+            RenderOutcome::Ok => "ok",
+            RenderOutcome::Cancelled => "cancelled",
+            RenderOutcome::Failed(kind) => Code::from(kind).name(),
+        };
+        self.renders.with_label_values(&[label]).inc();
+        if outcome != RenderOutcome::Cancelled {
             self.render_duration
-                .with_label_values(&[outcome])
+                .with_label_values(&[label])
                 .observe(render_time.as_secs_f64());
         }
     }
@@ -178,12 +197,20 @@ impl PoolObserver for Metrics {
             .observe(compile.as_secs_f64());
     }
 
-    fn isolate_replaced(&self, _worker: usize, reason: &'static str) {
-        self.isolate_restarts.with_label_values(&[reason]).inc();
+    fn isolate_replaced(&self, _worker: usize, reason: ReplaceReason) {
+        self.isolate_restarts
+            .with_label_values(&[reason.as_str()])
+            .inc();
     }
 
     fn heap_used(&self, worker: usize, bytes: usize) {
         self.heap_used
+            .with_label_values(&[&worker.to_string()])
+            .set(bytes as i64);
+    }
+
+    fn isolate_memory(&self, worker: usize, bytes: usize) {
+        self.isolate_memory
             .with_label_values(&[&worker.to_string()])
             .set(bytes as i64);
     }

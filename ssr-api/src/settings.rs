@@ -1,21 +1,27 @@
-//! The service's configuration: one typed struct filled from CLI flags,
-//! `SSR_POOL_*` environment variables and an optional TOML file, in that
-//! order of precedence, over documented defaults.
+//! The service's settings. Each is declared once, here: a clap argument with
+//! its flag, `SSR_POOL_*` environment variable, default and help text (the
+//! doc comment). A TOML file (`--config`) may set the same names, with
+//! underscores, in `[pool]` and `[http]` tables; its values become the
+//! defaults, so flags win over the environment, which wins over the file.
+//!
+//! The parsed arguments resolve into [`ServiceConfig`], the typed
+//! configuration start-up takes (and tests build directly).
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Args;
-use serde::Deserialize;
+use clap::{Args, Command, FromArgMatches};
 
 use pool::PoolConfig;
 
+const D: PoolConfig = PoolConfig::DEFAULT;
+
 /// Options shared by `serve`, `render` and `warm`: what to load and how to
-/// run the isolates. Every flag can also be set through its environment
-/// variable or the `[pool]` table of the config file.
-#[derive(Debug, Clone, Default, Args, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// run the isolates.
+#[derive(Debug, Clone, Args)]
 pub struct PoolArgs {
     /// Server bundle to load [default: the embedded example app]
     #[arg(long, env = "SSR_POOL_BUNDLE", value_name = "FILE")]
@@ -27,109 +33,144 @@ pub struct PoolArgs {
     #[arg(long, env = "SSR_POOL_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Do not read or write the code cache
-    #[arg(long, env = "SSR_POOL_NO_CACHE")]
-    #[serde(skip)]
+    #[arg(long, env = "SSR_POOL_NO_CACHE", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_cache: bool,
-    /// Isolate worker threads [default: available parallelism]
-    #[arg(long, env = "SSR_POOL_WORKERS")]
-    pub workers: Option<usize>,
-    /// Warm-up renders per isolate before it takes requests [default: 200]
-    #[arg(long, env = "SSR_POOL_WARMUP_RENDERS")]
-    pub warmup_renders: Option<usize>,
-    /// Warm-up renders of an isolate replacing a poisoned one [default: 50]
-    #[arg(long, env = "SSR_POOL_REPLACEMENT_WARMUP_RENDERS")]
-    pub replacement_warmup_renders: Option<usize>,
-    /// Default render deadline in milliseconds [default: 5000]
-    #[arg(long, env = "SSR_POOL_RENDER_TIMEOUT_MS")]
-    pub render_timeout_ms: Option<u64>,
-    /// Largest deadline a request may ask for, in milliseconds [default: 30000]
-    #[arg(long, env = "SSR_POOL_MAX_RENDER_TIMEOUT_MS")]
-    pub max_render_timeout_ms: Option<u64>,
-    /// Jobs that may wait for a worker before requests get 503 [default: 1024]
-    #[arg(long, env = "SSR_POOL_QUEUE_CAPACITY")]
-    pub queue_capacity: Option<usize>,
-    /// Longest wait in the queue, in milliseconds, before 503 [default: 5000]
-    #[arg(long, env = "SSR_POOL_QUEUE_TIMEOUT_MS")]
-    pub queue_timeout_ms: Option<u64>,
-    /// Heap limit per isolate in MiB [default: 512]
-    #[arg(long, env = "SSR_POOL_HEAP_LIMIT_MB")]
-    pub heap_limit_mb: Option<usize>,
-    /// Young-generation semi-space per isolate in MiB [default: 32]
-    #[arg(long, env = "SSR_POOL_SEMI_SPACE_MB")]
-    pub semi_space_mb: Option<usize>,
-    /// Replace an isolate after this many renders, 0 = never [default: 0]
-    #[arg(long, env = "SSR_POOL_MAX_RENDERS_PER_ISOLATE")]
-    pub max_renders_per_isolate: Option<u64>,
-    /// Largest HTML a render may return, in bytes [default: 67108864]
-    #[arg(long, env = "SSR_POOL_MAX_OUTPUT_BYTES")]
-    pub max_output_bytes: Option<usize>,
-    /// Give every render a fresh context (strict isolation, slower) [default: false]
-    #[arg(long, env = "SSR_POOL_FRESH_CONTEXT")]
-    #[serde(default)]
+    /// Isolate worker threads, 0 = available parallelism
+    #[arg(long, env = "SSR_POOL_WORKERS", default_value_t = D.workers)]
+    pub workers: usize,
+    /// Warm-up renders per isolate before it takes requests
+    #[arg(long, env = "SSR_POOL_WARMUP_RENDERS", default_value_t = D.warmup_renders)]
+    pub warmup_renders: usize,
+    /// Warm-up renders of an isolate replacing a poisoned one
+    #[arg(long, env = "SSR_POOL_REPLACEMENT_WARMUP_RENDERS", default_value_t = D.replacement_warmup_renders)]
+    pub replacement_warmup_renders: usize,
+    /// Default render deadline in milliseconds
+    #[arg(long, env = "SSR_POOL_RENDER_TIMEOUT_MS", default_value_t = millis(D.render_timeout))]
+    pub render_timeout_ms: u64,
+    /// Largest deadline a request may ask for, in milliseconds
+    #[arg(long, env = "SSR_POOL_MAX_RENDER_TIMEOUT_MS", default_value_t = millis(D.max_render_timeout))]
+    pub max_render_timeout_ms: u64,
+    /// Smallest deadline a request may ask for (shorter ones are raised), in milliseconds
+    #[arg(long, env = "SSR_POOL_MIN_RENDER_TIMEOUT_MS", default_value_t = millis(D.min_render_timeout))]
+    pub min_render_timeout_ms: u64,
+    /// How long JavaScript may hold the CPU past a deadline before its isolate is terminated, in milliseconds
+    #[arg(long, env = "SSR_POOL_TERMINATION_GRACE_MS", default_value_t = millis(D.termination_grace))]
+    pub termination_grace_ms: u64,
+    /// Jobs that may wait for a worker before requests get 503
+    #[arg(long, env = "SSR_POOL_QUEUE_CAPACITY", default_value_t = D.queue_capacity)]
+    pub queue_capacity: usize,
+    /// Longest wait in the queue before 503, in milliseconds
+    #[arg(long, env = "SSR_POOL_QUEUE_TIMEOUT_MS", default_value_t = millis(D.queue_timeout))]
+    pub queue_timeout_ms: u64,
+    /// Heap limit per isolate in MiB (ArrayBuffers get the same budget)
+    #[arg(long, env = "SSR_POOL_HEAP_LIMIT_MB", default_value_t = D.heap_limit_mb)]
+    pub heap_limit_mb: usize,
+    /// Young-generation semi-space per isolate in MiB
+    #[arg(long, env = "SSR_POOL_SEMI_SPACE_MB", default_value_t = D.semi_space_mb)]
+    pub semi_space_mb: usize,
+    /// Replace an isolate after this many renders, 0 = never
+    #[arg(long, env = "SSR_POOL_MAX_RENDERS_PER_ISOLATE", default_value_t = D.max_renders_per_isolate)]
+    pub max_renders_per_isolate: u64,
+    /// Largest HTML a render may return, in bytes
+    #[arg(long, env = "SSR_POOL_MAX_OUTPUT_BYTES", default_value_t = D.max_output_bytes)]
+    pub max_output_bytes: usize,
+    /// Give every render a fresh context (strict isolation, slower)
+    #[arg(long, env = "SSR_POOL_FRESH_CONTEXT", value_parser = clap::builder::BoolishValueParser::new())]
     pub fresh_context: bool,
-    /// Extra V8 flags, space-separated [default: --single-threaded-gc]
-    #[arg(long, env = "SSR_POOL_V8_FLAGS", allow_hyphen_values = true)]
-    pub v8_flags: Option<String>,
+    /// V8 flags, space-separated (part of the code-cache key)
+    #[arg(long, env = "SSR_POOL_V8_FLAGS", allow_hyphen_values = true, default_value = pool::platform::DEFAULT_V8_FLAGS)]
+    pub v8_flags: String,
+}
+
+/// Options of the HTTP server.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// Address to listen on
+    #[arg(long, env = "SSR_POOL_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// Largest request body in bytes
+    #[arg(long, env = "SSR_POOL_MAX_BODY_BYTES", default_value_t = 1_024_000)]
+    pub max_body_bytes: usize,
+    /// Longest time a client may take to send a request body, in seconds
+    #[arg(long, env = "SSR_POOL_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+    /// Put JS stack traces in error responses
+    #[arg(long, env = "SSR_POOL_DEBUG_ERRORS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub debug_errors: bool,
+    /// Seconds to let in-flight requests finish on shutdown
+    #[arg(long, env = "SSR_POOL_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
+    pub shutdown_timeout_secs: u64,
+    /// HTTP worker threads (the renders run on the pool's threads)
+    #[arg(long, env = "SSR_POOL_HTTP_WORKERS", default_value_t = 1)]
+    pub http_workers: usize,
+}
+
+const fn millis(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+/// What the service loads and how it runs: the resolved settings.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The server bundle; None serves the embedded example.
+    pub bundle: Option<PathBuf>,
+    /// Warm-up samples; None uses the example's (with the example bundle)
+    /// or every component with `{}`.
+    pub samples: Option<PathBuf>,
+    /// The code cache directory; None runs without a cache.
+    pub cache_dir: Option<PathBuf>,
+    pub pool: PoolConfig,
+    pub v8_flags: String,
+    pub http: HttpConfig,
+}
+
+/// The HTTP server's resolved settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    pub max_body_bytes: usize,
+    pub body_timeout: Duration,
+    pub debug_errors: bool,
+    pub shutdown_timeout: Duration,
+    pub http_workers: usize,
+}
+
+impl HttpConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        let checks = [
+            ("max_body_bytes", self.max_body_bytes >= 1),
+            ("body_timeout_secs", !self.body_timeout.is_zero()),
+            ("shutdown_timeout_secs", !self.shutdown_timeout.is_zero()),
+            ("http_workers", self.http_workers >= 1),
+        ];
+        match checks.iter().find(|(_, ok)| !ok) {
+            Some((name, _)) => Err(format!("{name} must be at least 1")),
+            None => Ok(()),
+        }
+    }
 }
 
 impl PoolArgs {
-    /// Fills every unset field from `file` (the config file's values).
-    pub fn or(self, file: PoolArgs) -> PoolArgs {
-        PoolArgs {
-            bundle: self.bundle.or(file.bundle),
-            samples: self.samples.or(file.samples),
-            cache_dir: self.cache_dir.or(file.cache_dir),
-            no_cache: self.no_cache,
-            workers: self.workers.or(file.workers),
-            warmup_renders: self.warmup_renders.or(file.warmup_renders),
-            replacement_warmup_renders: self
-                .replacement_warmup_renders
-                .or(file.replacement_warmup_renders),
-            render_timeout_ms: self.render_timeout_ms.or(file.render_timeout_ms),
-            max_render_timeout_ms: self.max_render_timeout_ms.or(file.max_render_timeout_ms),
-            queue_capacity: self.queue_capacity.or(file.queue_capacity),
-            queue_timeout_ms: self.queue_timeout_ms.or(file.queue_timeout_ms),
-            heap_limit_mb: self.heap_limit_mb.or(file.heap_limit_mb),
-            semi_space_mb: self.semi_space_mb.or(file.semi_space_mb),
-            max_renders_per_isolate: self
-                .max_renders_per_isolate
-                .or(file.max_renders_per_isolate),
-            max_output_bytes: self.max_output_bytes.or(file.max_output_bytes),
-            fresh_context: self.fresh_context || file.fresh_context,
-            v8_flags: self.v8_flags.or(file.v8_flags),
-        }
-    }
-
     /// The pool configuration these options describe.
     pub fn pool_config(&self) -> PoolConfig {
-        let d = PoolConfig::default();
         let ms = Duration::from_millis;
         PoolConfig {
-            workers: self.workers.unwrap_or(d.workers),
-            warmup_renders: self.warmup_renders.unwrap_or(d.warmup_renders),
-            replacement_warmup_renders: self
-                .replacement_warmup_renders
-                .unwrap_or(d.replacement_warmup_renders),
-            queue_capacity: self.queue_capacity.unwrap_or(d.queue_capacity),
-            queue_timeout: self.queue_timeout_ms.map_or(d.queue_timeout, ms),
-            render_timeout: self.render_timeout_ms.map_or(d.render_timeout, ms),
-            max_render_timeout: self.max_render_timeout_ms.map_or(d.max_render_timeout, ms),
-            load_timeout: d.load_timeout,
-            heap_limit_mb: self.heap_limit_mb.unwrap_or(d.heap_limit_mb),
-            semi_space_mb: self.semi_space_mb.unwrap_or(d.semi_space_mb),
-            max_renders_per_isolate: self
-                .max_renders_per_isolate
-                .unwrap_or(d.max_renders_per_isolate),
-            recycle_heap_fraction: d.recycle_heap_fraction,
-            max_output_bytes: self.max_output_bytes.unwrap_or(d.max_output_bytes),
+            workers: self.workers,
+            warmup_renders: self.warmup_renders,
+            replacement_warmup_renders: self.replacement_warmup_renders,
+            queue_capacity: self.queue_capacity,
+            queue_timeout: ms(self.queue_timeout_ms),
+            render_timeout: ms(self.render_timeout_ms),
+            max_render_timeout: ms(self.max_render_timeout_ms),
+            min_render_timeout: ms(self.min_render_timeout_ms),
+            termination_grace: ms(self.termination_grace_ms),
+            heap_limit_mb: self.heap_limit_mb,
+            semi_space_mb: self.semi_space_mb,
+            max_renders_per_isolate: self.max_renders_per_isolate,
+            max_output_bytes: self.max_output_bytes,
             fresh_context: self.fresh_context,
+            ..D
         }
-    }
-
-    pub fn v8_flags(&self) -> String {
-        self.v8_flags
-            .clone()
-            .unwrap_or_else(|| pool::platform::DEFAULT_V8_FLAGS.to_owned())
     }
 
     /// The cache directory, or None when the cache is off.
@@ -146,72 +187,112 @@ impl PoolArgs {
             .unwrap_or_else(std::env::temp_dir);
         Some(base.join("ssr-pool"))
     }
-}
 
-/// Options of the HTTP server.
-#[derive(Debug, Clone, Default, Args, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpArgs {
-    /// Address to listen on [default: 127.0.0.1:3000]
-    #[arg(long, env = "SSR_POOL_LISTEN")]
-    pub listen: Option<SocketAddr>,
-    /// Largest request body in bytes [default: 1048576 (1 MiB)]
-    #[arg(long, env = "SSR_POOL_MAX_BODY_BYTES")]
-    pub max_body_bytes: Option<usize>,
-    /// Put stack traces in error responses [default: false]
-    #[arg(long, env = "SSR_POOL_DEBUG_ERRORS")]
-    #[serde(skip)]
-    pub debug_errors: bool,
-    /// Seconds to let in-flight requests finish on shutdown [default: 30]
-    #[arg(long, env = "SSR_POOL_SHUTDOWN_TIMEOUT_SECS")]
-    pub shutdown_timeout_secs: Option<u64>,
-    /// HTTP worker threads [default: 1, the renders run on the pool's threads]
-    #[arg(long, env = "SSR_POOL_HTTP_WORKERS")]
-    pub http_workers: Option<usize>,
-}
-
-impl HttpArgs {
-    pub fn or(self, file: HttpArgs) -> HttpArgs {
-        HttpArgs {
-            listen: self.listen.or(file.listen),
-            max_body_bytes: self.max_body_bytes.or(file.max_body_bytes),
-            debug_errors: self.debug_errors,
-            shutdown_timeout_secs: self.shutdown_timeout_secs.or(file.shutdown_timeout_secs),
-            http_workers: self.http_workers.or(file.http_workers),
+    /// The service configuration, with `http` (or the defaults for commands
+    /// that serve no HTTP).
+    pub fn service_config(&self, http: Option<&HttpArgs>) -> ServiceConfig {
+        let http = http.cloned().unwrap_or_else(defaults::<HttpArgs>);
+        ServiceConfig {
+            bundle: self.bundle.clone(),
+            samples: self.samples.clone(),
+            cache_dir: self.cache_dir(),
+            pool: self.pool_config(),
+            v8_flags: self.v8_flags.clone(),
+            http: HttpConfig {
+                listen: http.listen,
+                max_body_bytes: http.max_body_bytes,
+                body_timeout: Duration::from_secs(http.body_timeout_secs),
+                debug_errors: http.debug_errors,
+                shutdown_timeout: Duration::from_secs(http.shutdown_timeout_secs),
+                http_workers: http.http_workers,
+            },
         }
     }
+}
 
-    pub fn listen(&self) -> SocketAddr {
-        self.listen
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)))
-    }
+/// The defaults of an argument group (with the `SSR_POOL_*` environment
+/// applied, as clap reads it).
+pub fn defaults<T: Args + FromArgMatches>() -> T {
+    let command = T::augment_args(Command::new("defaults").no_binary_name(true));
+    let matches = command.get_matches_from(std::iter::empty::<OsString>());
+    T::from_arg_matches(&matches).expect("defaults parse")
+}
 
-    pub fn max_body_bytes(&self) -> usize {
-        self.max_body_bytes.unwrap_or(1 << 20)
-    }
-
-    pub fn shutdown_timeout(&self) -> Duration {
-        Duration::from_secs(self.shutdown_timeout_secs.unwrap_or(30))
-    }
-
-    pub fn http_workers(&self) -> usize {
-        self.http_workers.unwrap_or(1).max(1)
+impl ServiceConfig {
+    /// The example app with the default settings and no cache.
+    pub fn example() -> Self {
+        let mut config = defaults::<PoolArgs>().service_config(None);
+        config.cache_dir = None;
+        config
     }
 }
 
-/// The optional TOML config file: `[pool]` and `[http]` tables with the
-/// same names as the flags (underscores for dashes).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FileConfig {
-    pub pool: PoolArgs,
-    pub http: HttpArgs,
+/// The ids of the arguments an argument group declares.
+fn ids_of<T: Args>() -> HashSet<String> {
+    T::augment_args(Command::new("ids"))
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .collect()
 }
 
-impl FileConfig {
-    pub fn read(path: &std::path::Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("invalid config {}: {e}", path.display()))
+/// Makes the values of a TOML config file the defaults of `command` (and of
+/// its subcommands that take them). Unknown tables or keys are errors.
+pub fn apply_file(mut command: Command, path: &Path) -> Result<Command, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| format!("invalid config {}: {e}", path.display()))?;
+    for (section, values) in table {
+        let known = match section.as_str() {
+            "pool" => ids_of::<PoolArgs>(),
+            "http" => ids_of::<HttpArgs>(),
+            other => {
+                return Err(format!(
+                    "config {}: unknown table [{other}]",
+                    path.display()
+                ))
+            }
+        };
+        let toml::Value::Table(values) = values else {
+            return Err(format!(
+                "config {}: [{section}] must be a table",
+                path.display()
+            ));
+        };
+        for (key, value) in values {
+            if !known.contains(&key) {
+                return Err(format!(
+                    "config {}: unknown key {section}.{key}",
+                    path.display()
+                ));
+            }
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                    value.to_string()
+                }
+                other => {
+                    return Err(format!(
+                        "config {}: {section}.{key} = {other} is not a value",
+                        path.display()
+                    ))
+                }
+            };
+            command = with_default(command, &key, text);
+        }
     }
+    Ok(command)
+}
+
+/// Sets `id`'s default in every subcommand that has the argument.
+fn with_default(command: Command, id: &str, value: String) -> Command {
+    let names: Vec<String> = command
+        .get_subcommands()
+        .filter(|s| s.get_arguments().any(|a| a.get_id() == id))
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    names.into_iter().fold(command, |command, name| {
+        let value = value.clone();
+        command.mut_subcommand(name, |sub| sub.mut_arg(id, |arg| arg.default_value(value)))
+    })
 }

@@ -1,13 +1,14 @@
-//! The real HTTP server started on an ephemeral port for a test.
+//! The real HTTP server, built by the service's own start-up
+//! (`ssr_api::startup::Application`) on an ephemeral port, with a code cache
+//! in a temporary directory.
 
-use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use bundles::Bundle;
 use pool::{PoolConfig, RenderPool};
-use ssr_api::app::{self, AppState, ServerOptions};
-use ssr_api::metrics::Metrics;
+use ssr_api::settings::{HttpConfig, ServiceConfig};
+use ssr_api::startup::Application;
 
 /// A running server; stopped (and its pool shut down) on drop.
 pub struct TestServer {
@@ -15,6 +16,7 @@ pub struct TestServer {
     pub pool: RenderPool,
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
+    _cache_dir: tempfile::TempDir,
 }
 
 /// Knobs of a test server.
@@ -38,44 +40,48 @@ impl Default for ServerSetup {
     }
 }
 
+impl ServerSetup {
+    /// The service configuration for `bundle` with a cache in `cache_dir`.
+    pub fn service_config(&self, bundle: PathBuf, cache_dir: PathBuf) -> ServiceConfig {
+        ServiceConfig {
+            bundle: Some(bundle),
+            samples: None,
+            cache_dir: Some(cache_dir),
+            pool: self.config.clone(),
+            v8_flags: pool::platform::DEFAULT_V8_FLAGS.to_owned(),
+            http: HttpConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                max_body_bytes: self.max_body_bytes,
+                body_timeout: Duration::from_secs(30),
+                debug_errors: self.debug_errors,
+                shutdown_timeout: Duration::from_secs(5),
+                http_workers: 2,
+            },
+        }
+    }
+}
+
 impl TestServer {
-    pub fn start(bundle: Bundle, setup: ServerSetup) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-        let addr = listener.local_addr().unwrap();
-        let metrics = Arc::new(Metrics::new());
-        let pool = RenderPool::builder(bundle)
-            .config(setup.config)
-            .observer(metrics.clone())
-            .start()
-            .expect("pool starts");
-        let state = AppState {
-            pool: pool.clone(),
-            metrics,
-            max_body_bytes: setup.max_body_bytes,
-            debug_errors: setup.debug_errors,
-        };
+    /// Starts the service on the bundle file `bundle`.
+    pub fn start(bundle: PathBuf, setup: ServerSetup) -> Self {
+        let cache_dir = tempfile::tempdir().expect("temp cache dir");
+        let config = setup.service_config(bundle, cache_dir.path().to_path_buf());
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = app::start(
-                    listener,
-                    state,
-                    ServerOptions {
-                        http_workers: 2,
-                        shutdown_timeout: Duration::from_secs(5),
-                    },
-                )
-                .expect("server starts");
-                tx.send(server.handle()).unwrap();
-                let _ = server.await;
+                let app = Application::build(config).expect("service starts");
+                tx.send((app.addr(), app.pool().clone(), app.handle()))
+                    .unwrap();
+                let _ = app.run_until_stopped().await;
             });
         });
-        let handle = rx.recv().expect("server handle");
+        let (addr, pool, handle) = rx.recv().expect("server started");
         let server = Self {
             addr,
             pool,
             handle,
             thread: Some(thread),
+            _cache_dir: cache_dir,
         };
         if setup.wait_ready {
             server

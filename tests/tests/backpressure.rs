@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use e2e::{fixture, fixture_path, node_html, Job};
-use pool::{PoolConfig, PoolObserver, RenderError, RenderPool, RenderRequest};
+use pool::{
+    PoolConfig, PoolObserver, RenderError, RenderOutcome, RenderPool, RenderRequest, ReplaceReason,
+};
 use serde_json::json;
 
 #[derive(Default)]
@@ -16,12 +18,12 @@ struct Counts {
 }
 
 impl PoolObserver for Counts {
-    fn render_finished(&self, _worker: usize, outcome: &'static str, _t: Duration) {
-        if outcome == "cancelled" {
+    fn render_finished(&self, _worker: usize, outcome: RenderOutcome, _t: Duration) {
+        if outcome == RenderOutcome::Cancelled {
             self.cancelled.fetch_add(1, Ordering::SeqCst);
         }
     }
-    fn isolate_replaced(&self, _worker: usize, _reason: &'static str) {
+    fn isolate_replaced(&self, _worker: usize, _reason: ReplaceReason) {
         self.replaced.fetch_add(1, Ordering::SeqCst);
     }
 }

@@ -141,12 +141,17 @@ async fn corrupt_cache_files_are_misses_and_rendering_goes_on() {
 #[tokio::test]
 async fn warm_build_step_makes_the_next_pool_start_warm() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ssr_api::settings::PoolArgs {
+    let config = ssr_api::settings::ServiceConfig {
         cache_dir: Some(dir.path().to_path_buf()),
-        ..Default::default()
+        ..ssr_api::settings::ServiceConfig::example()
     };
-    ssr_api::warm::run(args.clone()).await.unwrap();
-    let pool = ssr_api::cli::build_pool(&args, Arc::new(pool::NoopObserver), true).unwrap();
+    ssr_api::warm::run(config.clone()).await.unwrap();
+    let pool = ssr_api::startup::build_pool(
+        &config,
+        Arc::new(pool::NoopObserver),
+        ssr_api::startup::CacheAccess::ReadWrite,
+    )
+    .unwrap();
     pool.wait_ready().await.unwrap();
     assert_eq!(pool.status().first_load.unwrap().cache, CacheOutcome::Hit);
     let html = pool

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use e2e::server::{get, post, ServerSetup, TestServer};
-use e2e::{fixture, fixture_path, node_html, test_config, Job};
+use e2e::{fixture_path, node_html, test_config, Job};
 use serde_json::json;
 
 fn render_body(component: &str, props: serde_json::Value) -> String {
@@ -14,7 +14,7 @@ fn render_body(component: &str, props: serde_json::Value) -> String {
 
 #[test]
 fn renders_html_matching_node_and_json_on_request() {
-    let server = TestServer::start(fixture("basic"), ServerSetup::default());
+    let server = TestServer::start(fixture_path("basic"), ServerSetup::default());
     let jobs = [
         Job::new("Hello", json!({"name": "HTTP"})),
         Job::new("Unicode", json!({"text": "ünïcødé ✓ 🎉"})),
@@ -62,7 +62,7 @@ fn assert_error(reply: &e2e::server::Reply, status: u16, code: &str) -> serde_js
 #[test]
 fn request_errors_have_one_json_shape() {
     let server = TestServer::start(
-        fixture("basic"),
+        fixture_path("basic"),
         ServerSetup {
             max_body_bytes: 10_000,
             ..ServerSetup::default()
@@ -118,7 +118,7 @@ fn request_errors_have_one_json_shape() {
 #[test]
 fn debug_setting_puts_stacks_in_responses() {
     let server = TestServer::start(
-        fixture("basic"),
+        fixture_path("basic"),
         ServerSetup {
             debug_errors: true,
             ..ServerSetup::default()
@@ -146,7 +146,7 @@ fn timeouts_are_504_and_a_full_queue_is_503_with_retry_after() {
     config.warmup_renders = 0;
     config.render_timeout = Duration::from_millis(1500);
     let server = TestServer::start(
-        fixture("loop"),
+        fixture_path("loop"),
         ServerSetup {
             config,
             ..ServerSetup::default()
@@ -213,7 +213,7 @@ fn concurrent_raw_posts(addr: std::net::SocketAddr, bodies: &[String]) -> Vec<(u
 
 #[test]
 fn a_thousand_concurrent_requests_are_all_answered_correctly() {
-    let server = TestServer::start(fixture("basic"), ServerSetup::default());
+    let server = TestServer::start(fixture_path("basic"), ServerSetup::default());
     let jobs: Vec<Job> = (0..1000)
         .map(|i| Job::new("Hello", json!({"name": format!("client {i}")})))
         .collect();
@@ -234,7 +234,7 @@ fn ready_flips_only_after_warm_up_and_metrics_count_requests() {
     let mut config = test_config(2);
     config.warmup_renders = 400;
     let server = TestServer::start(
-        fixture("pages"),
+        fixture_path("pages"),
         ServerSetup {
             config,
             wait_ready: false,
@@ -344,7 +344,7 @@ fn parse_prometheus(text: &str) -> Vec<(String, f64)> {
 
 #[test]
 fn pipelined_requests_on_one_connection_are_answered_in_order() {
-    let server = TestServer::start(fixture("basic"), ServerSetup::default());
+    let server = TestServer::start(fixture_path("basic"), ServerSetup::default());
     let jobs = [
         Job::new("Hello", json!({"name": "first"})),
         Job::new("Async", json!({"title": "second"})),

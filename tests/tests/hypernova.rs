@@ -1,7 +1,7 @@
 //! The Hypernova batch protocol against the real server.
 
 use e2e::server::{post, ServerSetup, TestServer};
-use e2e::{fixture, fixture_path, node_html, Job};
+use e2e::{fixture_path, node_html, Job};
 use serde_json::{json, Value};
 
 fn batch(server: &TestServer, body: &str) -> e2e::server::Reply {
@@ -39,7 +39,7 @@ const RESULT_KEYS: [&str; 7] = [
 
 #[test]
 fn success_unknown_and_throwing_jobs_have_the_reference_shape() {
-    let server = TestServer::start(fixture("basic"), ServerSetup::default());
+    let server = TestServer::start(fixture_path("basic"), ServerSetup::default());
     let body = json!({
         "ok": {"name": "Hello", "data": {"name": "nova"}, "metadata": {"x": 1}},
         "missing": {"name": "NotThere", "data": {}},
@@ -96,7 +96,7 @@ fn success_unknown_and_throwing_jobs_have_the_reference_shape() {
 
 #[test]
 fn non_error_throws_are_reported_like_the_reference() {
-    let server = TestServer::start(fixture("throw-values"), ServerSetup::default());
+    let server = TestServer::start(fixture_path("throw-values"), ServerSetup::default());
     let reply = batch(&server, r#"{"s": {"name": "ThrowString", "data": {}}}"#).json();
     assert_eq!(
         reply["results"]["s"]["error"],
@@ -108,7 +108,7 @@ fn non_error_throws_are_reported_like_the_reference() {
 #[test]
 fn stacks_are_split_like_the_reference_with_debug_on() {
     let server = TestServer::start(
-        fixture("basic"),
+        fixture_path("basic"),
         ServerSetup {
             debug_errors: true,
             ..ServerSetup::default()
@@ -128,7 +128,7 @@ fn stacks_are_split_like_the_reference_with_debug_on() {
 #[test]
 fn empty_malformed_and_oversized_batches() {
     let server = TestServer::start(
-        fixture("basic"),
+        fixture_path("basic"),
         ServerSetup {
             max_body_bytes: 5_000,
             ..ServerSetup::default()
@@ -138,7 +138,16 @@ fn empty_malformed_and_oversized_batches() {
     assert_eq!(empty.status, 200);
     assert_eq!(empty.body, r#"{"success":true,"error":null,"results":{}}"#);
 
-    for bad in ["{nope", "", "\"a string\"", "42"] {
+    // An empty body is an empty batch, as the reference's body parser has it.
+    let empty_body = batch(&server, "");
+    assert_eq!(empty_body.status, 200);
+    assert_eq!(
+        empty_body.body,
+        r#"{"success":true,"error":null,"results":{}}"#
+    );
+    assert_eq!(empty_body.content_type, "application/json; charset=utf-8");
+
+    for bad in ["{nope", "\"a string\"", "42"] {
         let reply = batch(&server, bad);
         assert_eq!(reply.status, 400, "{bad:?} -> {}", reply.body);
         assert_eq!(reply.body, "");
@@ -151,7 +160,7 @@ fn empty_malformed_and_oversized_batches() {
 
 #[test]
 fn tokens_of_every_style_come_back_in_reference_order() {
-    let server = TestServer::start(fixture("basic"), ServerSetup::default());
+    let server = TestServer::start(fixture_path("basic"), ServerSetup::default());
     let tokens = [
         "header",
         "10",
@@ -193,7 +202,7 @@ fn tokens_of_every_style_come_back_in_reference_order() {
 
 #[test]
 fn a_large_batch_of_async_jobs_renders_every_job() {
-    let server = TestServer::start(fixture("basic"), ServerSetup::default());
+    let server = TestServer::start(fixture_path("basic"), ServerSetup::default());
     let jobs: serde_json::Map<String, Value> = (0..64)
         .map(|i| {
             (

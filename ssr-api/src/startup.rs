@@ -1,0 +1,197 @@
+//! Start-up, in one place: from a [`ServiceConfig`] to a running pool (and
+//! HTTP server). `serve`, `render`, `warm` and the end-to-end tests all
+//! build through here, so the tests run the production wiring.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use bundles::{Bundle, DEFAULT_MAX_BUNDLE_BYTES};
+use pool::{CodeCacheStore, PoolObserver, RenderPool, Sample};
+
+use crate::app::{self, AppState};
+use crate::codecache::DiskCodeCache;
+use crate::example;
+use crate::metrics::Metrics;
+use crate::settings::ServiceConfig;
+
+/// The bundle the configuration names, or the embedded example.
+pub fn load_bundle(config: &ServiceConfig) -> Result<Bundle, String> {
+    match &config.bundle {
+        Some(path) => Bundle::from_file(path, DEFAULT_MAX_BUNDLE_BYTES).map_err(|e| e.to_string()),
+        None => example::bundle().map_err(|e| e.to_string()),
+    }
+}
+
+/// The warm-up samples the configuration names (the example's own samples
+/// when the example bundle is used; none otherwise).
+pub fn load_samples(config: &ServiceConfig) -> Result<Vec<Sample>, String> {
+    let text = match (&config.samples, &config.bundle) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read samples {}: {e}", path.display()))?,
+        (None, None) => example::EXAMPLE_SAMPLES.to_owned(),
+        (None, Some(_)) => return Ok(Vec::new()),
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        format!("samples must be a JSON array of {{\"component\", \"props\"}} objects: {e}")
+    })
+}
+
+/// Whether a pool may write the code cache it produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheAccess {
+    ReadWrite,
+    /// One-off renders, whose isolates are not warmed up, would store a
+    /// thin cache: they only read.
+    ReadOnly,
+}
+
+/// Opens the configured code cache directory, if there is one.
+pub fn open_code_cache(
+    config: &ServiceConfig,
+    access: CacheAccess,
+) -> Result<Option<DiskCodeCache>, String> {
+    let Some(dir) = &config.cache_dir else {
+        return Ok(None);
+    };
+    let store = DiskCodeCache::open(dir, pool::platform::v8_version(), &config.v8_flags)
+        .map_err(|e| format!("cache directory {} is not usable: {e}", dir.display()))?;
+    Ok(Some(match access {
+        CacheAccess::ReadWrite => store,
+        CacheAccess::ReadOnly => store.read_only(),
+    }))
+}
+
+/// Starts a pool on `bundle` with the configuration's settings.
+pub fn start_pool(
+    config: &ServiceConfig,
+    bundle: Bundle,
+    samples: Vec<Sample>,
+    observer: Arc<dyn PoolObserver>,
+    code_cache: Option<Arc<dyn CodeCacheStore>>,
+) -> Result<RenderPool, String> {
+    let mut builder = RenderPool::builder(bundle)
+        .config(config.pool.clone())
+        .samples(samples)
+        .observer(observer)
+        .v8_flags(config.v8_flags.clone());
+    if let Some(store) = code_cache {
+        builder = builder.code_cache(store);
+    }
+    builder.start().map_err(|e| e.to_string())
+}
+
+/// Loads the configured bundle and samples and starts a pool on them with
+/// the disk code cache.
+pub fn build_pool(
+    config: &ServiceConfig,
+    observer: Arc<dyn PoolObserver>,
+    access: CacheAccess,
+) -> Result<RenderPool, String> {
+    let bundle = load_bundle(config)?;
+    let samples = load_samples(config)?;
+    let cache = open_code_cache(config, access)?.map(|c| Arc::new(c) as Arc<dyn CodeCacheStore>);
+    start_pool(config, bundle, samples, observer, cache)
+}
+
+/// The HTTP service: a pool behind the app, bound to its listener.
+pub struct Application {
+    addr: SocketAddr,
+    pool: RenderPool,
+    server: Server,
+}
+
+impl Application {
+    /// Validates the configuration, binds the listener (port 0 picks a free
+    /// one), starts the pool with metrics and the code cache, and builds the
+    /// server. Must be called inside an actix system.
+    pub fn build(config: ServiceConfig) -> Result<Self, String> {
+        config
+            .http
+            .validate()
+            .map_err(|e| format!("invalid setting: {e}"))?;
+        config
+            .pool
+            .validate()
+            .map_err(|e| format!("invalid setting: {e}"))?;
+        let listen = config.http.listen;
+        let listener =
+            TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let metrics = Arc::new(Metrics::new());
+        let pool = build_pool(&config, metrics.clone(), CacheAccess::ReadWrite)?;
+        tracing::info!(
+            address = %addr,
+            bundle = pool.bundle().name(),
+            hash = %pool.bundle().hash().short(),
+            workers = pool.workers(),
+            "serving"
+        );
+        let state = AppState {
+            pool: pool.clone(),
+            metrics,
+            http: config.http.clone(),
+        };
+        let server = app::start(listener, state, &config.http)
+            .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
+        Ok(Self { addr, pool, server })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn pool(&self) -> &RenderPool {
+        &self.pool
+    }
+
+    /// Stops the server (gracefully when `graceful`), as SIGTERM does.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server stops (signal or handle), stopping early when
+    /// the bundle cannot be served; then shuts the pool down.
+    pub async fn run_until_stopped(self) -> Result<(), String> {
+        let Self { pool, server, .. } = self;
+        let failed = Arc::new(AtomicBool::new(false));
+        actix_web::rt::spawn(report_readiness(
+            pool.clone(),
+            server.handle(),
+            failed.clone(),
+        ));
+        server
+            .await
+            .map_err(|e| format!("HTTP server failed: {e}"))?;
+        tracing::info!("HTTP server stopped; shutting the pool down");
+        pool.shutdown().await;
+        match pool.status().failed {
+            Some(error) if failed.load(Ordering::SeqCst) => Err(error.to_string()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Logs when every worker is warm, or stops the server when the bundle
+/// cannot be loaded at all.
+async fn report_readiness(pool: RenderPool, server: ServerHandle, failed: Arc<AtomicBool>) {
+    match pool.wait_ready().await {
+        Ok(()) => {
+            if let Some(load) = pool.status().first_load {
+                tracing::info!(
+                    components = load.components.len(),
+                    code_cache = load.cache.as_str(),
+                    compile_ms = load.compile.as_secs_f64() * 1e3,
+                    "all workers warm; ready"
+                );
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, "the bundle cannot be served; stopping");
+            failed.store(true, Ordering::SeqCst);
+            server.stop(false).await;
+        }
+    }
+}
