@@ -8,46 +8,21 @@ const {
   SsrCircuitOpenError,
 } = require("./errors.cjs");
 const { propsToJson, wrapHtml, placeholderHtml, createId } = require("./markup.cjs");
-const { createBreaker } = require("./breaker.cjs");
-
-const DEFAULT_URL = "http://127.0.0.1:3000";
-const DEFAULT_TIMEOUT_MS = 5000;
-const DEFAULT_RETRIES = 2;
-const DEFAULT_RETRY_DELAY_MS = 50;
-const DEFAULT_MAX_RETRY_DELAY_MS = 1000;
+const { readOptions, positiveNumber } = require("./options.cjs");
+const { httpError, parseJson } = require("./responses.cjs");
 
 /**
  * Creates a client for the SSR render service.
  * See index.d.ts for the options and README.md for examples.
  */
 function createClient(options = {}) {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError("createClient: options must be an object");
-  }
-  const baseUrl = normalizeUrl(options.url ?? DEFAULT_URL);
-  const defaultTimeoutMs = positiveNumber(options.timeoutMs, DEFAULT_TIMEOUT_MS, "timeoutMs");
-  const retries = nonNegativeInt(options.retries, DEFAULT_RETRIES, "retries");
-  const retryDelayMs = nonNegativeInt(options.retryDelayMs, DEFAULT_RETRY_DELAY_MS, "retryDelayMs");
-  const maxRetryDelayMs = nonNegativeInt(
-    options.maxRetryDelayMs,
-    DEFAULT_MAX_RETRY_DELAY_MS,
-    "maxRetryDelayMs",
-  );
-  const baseHeaders = { ...(options.headers ?? {}) };
-  const fallbackByDefault = options.fallback !== false;
-  const onError = options.onError;
-  const dedupe = Boolean(options.dedupe);
-  const breaker = options.circuitBreaker
-    ? createBreaker(options.circuitBreaker === true ? {} : options.circuitBreaker)
-    : null;
-  const fetchImpl = options.fetch ?? globalThis.fetch;
-  const dispatcher = options.dispatcher;
-  if (typeof fetchImpl !== "function") {
-    throw new TypeError("createClient: no fetch available (Node.js >= 18 has one built in)");
-  }
-  if (onError !== undefined && typeof onError !== "function") {
-    throw new TypeError("createClient: onError must be a function");
-  }
+  const settings = readOptions(options);
+  const baseUrl = settings.url;
+  const defaultTimeoutMs = settings.timeoutMs;
+  const { retries, retryDelayMs, maxRetryDelayMs, onError, dedupe, breaker, dispatcher } = settings;
+  const baseHeaders = settings.headers;
+  const fallbackByDefault = settings.fallback;
+  const fetchImpl = settings.fetch;
 
   const counters = {
     renders: 0,
@@ -392,30 +367,6 @@ function createClient(options = {}) {
   };
 }
 
-function httpError(component, response, timeoutMs) {
-  const { status, headers, text } = response;
-  const body = parseJson(text);
-  const detail = body && typeof body === "object" && body.error && typeof body.error === "object" ? body.error : undefined;
-  const code = typeof detail?.code === "string" ? detail.code : `http_${status}`;
-  const message = typeof detail?.message === "string" ? detail.message : text.slice(0, 200);
-  const subject = component ? `"${component}"` : "request";
-  if (status === 504) {
-    return new SsrTimeoutError(`SSR service timed out rendering ${subject}: ${message}`, {
-      component,
-      timeoutMs,
-      status,
-      body: body ?? text,
-    });
-  }
-  return new SsrHttpError(`SSR render of ${subject} failed: ${status} ${code}: ${message}`, {
-    component,
-    status,
-    code,
-    body: body ?? text,
-    retryAfterMs: parseRetryAfter(headers.get("retry-after")),
-  });
-}
-
 // A failed Hypernova job (`result` may be missing from a broken answer).
 function jobError(component, result) {
   if (!result || typeof result !== "object") {
@@ -457,23 +408,6 @@ function isRetryable(error) {
 function isServiceFailure(error) {
   if (error instanceof SsrNetworkError || error instanceof SsrTimeoutError) return true;
   return error instanceof SsrHttpError && typeof error.status === "number" && error.status > 500;
-}
-
-function parseRetryAfter(value) {
-  if (value === null || value === undefined || value === "") return undefined;
-  const trimmed = String(value).trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - Date.now());
-}
-
-function parseJson(text) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 function describeCause(error) {
@@ -524,36 +458,6 @@ function raceSignal(promise, signal) {
       },
     );
   });
-}
-
-function normalizeUrl(url) {
-  const text = String(url);
-  let parsed;
-  try {
-    parsed = new URL(text);
-  } catch {
-    throw new TypeError(`createClient: invalid url ${JSON.stringify(text)}`);
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new TypeError(`createClient: url must be http(s) (got ${parsed.protocol})`);
-  }
-  return text.replace(/\/+$/, "");
-}
-
-function positiveNumber(value, fallback, name) {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`${name} must be a positive number (got ${value})`);
-  }
-  return value;
-}
-
-function nonNegativeInt(value, fallback, name) {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0) {
-    throw new TypeError(`${name} must be a non-negative integer (got ${value})`);
-  }
-  return value;
 }
 
 module.exports = { createClient };
