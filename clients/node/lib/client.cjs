@@ -10,6 +10,7 @@ const {
 const { propsToJson, wrapHtml, placeholderHtml, createId } = require("./markup.cjs");
 const { readOptions, positiveNumber } = require("./options.cjs");
 const { httpError, parseJson } = require("./responses.cjs");
+const { callContext, createTransport } = require("./transport.cjs");
 
 /**
  * Creates a client for the SSR render service.
@@ -19,10 +20,8 @@ function createClient(options = {}) {
   const settings = readOptions(options);
   const baseUrl = settings.url;
   const defaultTimeoutMs = settings.timeoutMs;
-  const { retries, retryDelayMs, maxRetryDelayMs, onError, dedupe, breaker, dispatcher } = settings;
-  const baseHeaders = settings.headers;
+  const { retries, retryDelayMs, maxRetryDelayMs, onError, dedupe, breaker } = settings;
   const fallbackByDefault = settings.fallback;
-  const fetchImpl = settings.fetch;
 
   const counters = {
     renders: 0,
@@ -35,53 +34,7 @@ function createClient(options = {}) {
     circuitSkipped: 0,
   };
   const inflight = new Map();
-
-  // One HTTP exchange with a deadline. Resolves with {status, headers, text}
-  // for any HTTP answer; throws SsrTimeoutError / SsrNetworkError, or the
-  // caller's abort reason.
-  async function exchange({ method, path, body, accept, headers, component, deadline, timeoutMs, signal }) {
-    if (signal?.aborted) throw signal.reason;
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) throw clientTimeout(component, timeoutMs);
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, remaining);
-    const onAbort = () => controller.abort(signal.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    counters.requests += 1;
-    try {
-      const init = {
-        method,
-        headers: {
-          accept,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-          ...baseHeaders,
-          ...(headers ?? {}),
-        },
-        body,
-        signal: controller.signal,
-      };
-      if (dispatcher !== undefined) init.dispatcher = dispatcher;
-      const response = await fetchImpl(baseUrl + path, init);
-      // Always read the body: an unread body keeps the connection from
-      // going back to the keep-alive pool.
-      const text = await response.text();
-      return { status: response.status, headers: response.headers, text };
-    } catch (error) {
-      if (timedOut) throw clientTimeout(component, timeoutMs, error);
-      if (signal?.aborted) throw signal.reason;
-      throw new SsrNetworkError(
-        `cannot reach the SSR service at ${baseUrl}${component ? ` to render "${component}"` : ""}: ${describeCause(error)}`,
-        { component, cause: error },
-      );
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-    }
-  }
+  const exchange = createTransport(settings, counters);
 
   // Runs `attempt` again after network errors and 503s, waiting the
   // Retry-After the service asked for (bounded by maxRetryDelayMs), or an
@@ -128,15 +81,13 @@ function createClient(options = {}) {
 
   // POST /render (with retries and the breaker): resolves with the HTML.
   function renderRemote(component, propsJson, options) {
-    const timeoutMs = positiveNumber(options.timeoutMs, defaultTimeoutMs, "timeoutMs");
+    const call = callContext(component, options, defaultTimeoutMs);
     const serverTimeoutMs =
       options.serverTimeoutMs === undefined
         ? undefined
         : positiveNumber(options.serverTimeoutMs, undefined, "serverTimeoutMs");
-    const deadline = Date.now() + timeoutMs;
-    const signal = options.signal;
     const attempt = async () => {
-      const remaining = deadline - Date.now();
+      const remaining = call.deadline - Date.now();
       // Ask the service to give up a little before the client does, so a
       // slow render comes back as the service's 504 instead of a dropped
       // connection.
@@ -144,21 +95,11 @@ function createClient(options = {}) {
         serverTimeoutMs ?? Math.max(1, remaining - Math.min(100, remaining / 10)),
       );
       const body = `{"component":${JSON.stringify(component)},"props":${propsJson},"timeoutMs":${serviceDeadline}}`;
-      const response = await exchange({
-        method: "POST",
-        path: "/render",
-        body,
-        accept: "text/html",
-        headers: options.headers,
-        component,
-        deadline,
-        timeoutMs,
-        signal,
-      });
+      const response = await exchange({ method: "POST", path: "/render", body, accept: "text/html" }, call);
       if (response.status === 200) return response.text;
-      throw httpError(component, response, timeoutMs);
+      throw httpError(component, response, call.timeoutMs);
     };
-    return guarded(component, () => withRetries(attempt, { deadline, signal }), signal);
+    return guarded(component, () => withRetries(attempt, call), call.signal);
   }
 
   // renderRemote with in-flight de-duplication: identical renders (same
@@ -232,26 +173,14 @@ function createClient(options = {}) {
     const wrap = options.wrap !== false;
     counters.renders += entries.length;
 
-    const timeoutMs = positiveNumber(options.timeoutMs, defaultTimeoutMs, "timeoutMs");
-    const deadline = Date.now() + timeoutMs;
-    const signal = options.signal;
     const label = `batch of ${entries.length}`;
+    const call = callContext(label, options, defaultTimeoutMs);
     const body = `{${entries
       .map((e) => `${JSON.stringify(e.token)}:{"name":${JSON.stringify(e.component)},"data":${e.propsJson}}`)
       .join(",")}}`;
     const attempt = async () => {
-      const response = await exchange({
-        method: "POST",
-        path: "/batch",
-        body,
-        accept: "application/json",
-        headers: options.headers,
-        component: label,
-        deadline,
-        timeoutMs,
-        signal,
-      });
-      if (response.status !== 200) throw httpError(label, response, timeoutMs);
+      const response = await exchange({ method: "POST", path: "/batch", body, accept: "application/json" }, call);
+      if (response.status !== 200) throw httpError(label, response, call.timeoutMs);
       const parsed = parseJson(response.text);
       if (!parsed || typeof parsed.results !== "object" || parsed.results === null) {
         throw new SsrHttpError(`SSR ${label}: the service answered with an unexpected body`, {
@@ -266,7 +195,7 @@ function createClient(options = {}) {
 
     let response;
     try {
-      response = await guarded(label, () => withRetries(attempt, { deadline, signal }), signal);
+      response = await guarded(label, () => withRetries(attempt, call), call.signal);
     } catch (error) {
       if (!(error instanceof SsrError)) throw error;
       for (const e of entries) report(error, { component: e.component, id: e.id, fallback });
@@ -318,17 +247,8 @@ function createClient(options = {}) {
   }
 
   async function getJson(path, options = {}) {
-    const timeoutMs = positiveNumber(options.timeoutMs, defaultTimeoutMs, "timeoutMs");
-    const response = await exchange({
-      method: "GET",
-      path,
-      accept: "application/json",
-      headers: options.headers,
-      component: undefined,
-      deadline: Date.now() + timeoutMs,
-      timeoutMs,
-      signal: options.signal,
-    });
+    const call = callContext(undefined, options, defaultTimeoutMs);
+    const response = await exchange({ method: "GET", path, accept: "application/json" }, call);
     return { status: response.status, body: parseJson(response.text) };
   }
 
@@ -392,13 +312,6 @@ function jobError(component, result) {
   });
 }
 
-function clientTimeout(component, timeoutMs, cause) {
-  return new SsrTimeoutError(
-    `SSR service did not answer${component ? ` for "${component}"` : ""} within ${timeoutMs} ms`,
-    { component, timeoutMs, cause },
-  );
-}
-
 function isRetryable(error) {
   return error instanceof SsrNetworkError || (error instanceof SsrHttpError && error.status === 503);
 }
@@ -408,15 +321,6 @@ function isRetryable(error) {
 function isServiceFailure(error) {
   if (error instanceof SsrNetworkError || error instanceof SsrTimeoutError) return true;
   return error instanceof SsrHttpError && typeof error.status === "number" && error.status > 500;
-}
-
-function describeCause(error) {
-  const cause = error?.cause;
-  if (cause && typeof cause === "object") {
-    if (cause.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ""}`;
-    if (cause.message) return cause.message;
-  }
-  return error?.message ?? String(error);
 }
 
 function sleep(ms, signal) {
