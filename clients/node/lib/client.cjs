@@ -11,6 +11,8 @@ const { propsToJson, wrapHtml, placeholderHtml, createId } = require("./markup.c
 const { readOptions, positiveNumber } = require("./options.cjs");
 const { httpError, parseJson } = require("./responses.cjs");
 const { callContext, createTransport } = require("./transport.cjs");
+const { createRetrier } = require("./retry.cjs");
+const { createGuard } = require("./guard.cjs");
 
 /**
  * Creates a client for the SSR render service.
@@ -20,7 +22,7 @@ function createClient(options = {}) {
   const settings = readOptions(options);
   const baseUrl = settings.url;
   const defaultTimeoutMs = settings.timeoutMs;
-  const { retries, retryDelayMs, maxRetryDelayMs, onError, dedupe, breaker } = settings;
+  const { onError, dedupe, breaker } = settings;
   const fallbackByDefault = settings.fallback;
 
   const counters = {
@@ -35,49 +37,8 @@ function createClient(options = {}) {
   };
   const inflight = new Map();
   const exchange = createTransport(settings, counters);
-
-  // Runs `attempt` again after network errors and 503s, waiting the
-  // Retry-After the service asked for (bounded by maxRetryDelayMs), or an
-  // exponential back-off; never past the deadline.
-  async function withRetries(attempt, { deadline, signal }) {
-    for (let n = 0; ; n++) {
-      try {
-        return await attempt();
-      } catch (error) {
-        if (n >= retries || !isRetryable(error)) throw error;
-        const asked = error instanceof SsrHttpError ? error.retryAfterMs : undefined;
-        const delay = Math.min(asked ?? retryDelayMs * 2 ** n, maxRetryDelayMs);
-        if (Date.now() + delay >= deadline) throw error;
-        counters.retries += 1;
-        await sleep(delay, signal);
-      }
-    }
-  }
-
-  // Passes a service call through the circuit breaker.
-  async function guarded(component, call, signal) {
-    if (breaker && !breaker.enter()) {
-      counters.circuitSkipped += 1;
-      const retryInMs = breaker.retryInMs();
-      throw new SsrCircuitOpenError(
-        `SSR service skipped${component ? ` for "${component}"` : ""}: circuit breaker is ${breaker.state}` +
-          (retryInMs > 0 ? ` (next probe in ${retryInMs} ms)` : " (a probe is in flight)"),
-        { component, retryInMs },
-      );
-    }
-    try {
-      const result = await call();
-      breaker?.success();
-      return result;
-    } catch (error) {
-      if (breaker) {
-        if (signal?.aborted && error === signal.reason) breaker.release();
-        else if (isServiceFailure(error)) breaker.failure();
-        else breaker.success();
-      }
-      throw error;
-    }
-  }
+  const withRetries = createRetrier(settings, counters);
+  const guarded = createGuard(breaker, counters);
 
   // POST /render (with retries and the breaker): resolves with the HTML.
   function renderRemote(component, propsJson, options) {
@@ -99,7 +60,7 @@ function createClient(options = {}) {
       if (response.status === 200) return response.text;
       throw httpError(component, response, call.timeoutMs);
     };
-    return guarded(component, () => withRetries(attempt, call), call.signal);
+    return guarded(call, () => withRetries(attempt, call));
   }
 
   // renderRemote with in-flight de-duplication: identical renders (same
@@ -195,7 +156,7 @@ function createClient(options = {}) {
 
     let response;
     try {
-      response = await guarded(label, () => withRetries(attempt, call), call.signal);
+      response = await guarded(call, () => withRetries(attempt, call));
     } catch (error) {
       if (!(error instanceof SsrError)) throw error;
       for (const e of entries) report(error, { component: e.component, id: e.id, fallback });
@@ -309,35 +270,6 @@ function jobError(component, result) {
     status,
     code,
     body: result,
-  });
-}
-
-function isRetryable(error) {
-  return error instanceof SsrNetworkError || (error instanceof SsrHttpError && error.status === 503);
-}
-
-// What counts against the circuit breaker: the service unreachable, slow or
-// overloaded. A component's own failure (4xx, 500) means the service works.
-function isServiceFailure(error) {
-  if (error instanceof SsrNetworkError || error instanceof SsrTimeoutError) return true;
-  return error instanceof SsrHttpError && typeof error.status === "number" && error.status > 500;
-}
-
-function sleep(ms, signal) {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 
