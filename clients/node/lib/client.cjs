@@ -13,6 +13,7 @@ const { httpError, parseJson } = require("./responses.cjs");
 const { callContext, createTransport } = require("./transport.cjs");
 const { createRetrier } = require("./retry.cjs");
 const { createGuard } = require("./guard.cjs");
+const { createInflight } = require("./dedupe.cjs");
 
 /**
  * Creates a client for the SSR render service.
@@ -35,7 +36,7 @@ function createClient(options = {}) {
     deduped: 0,
     circuitSkipped: 0,
   };
-  const inflight = new Map();
+  const inflight = createInflight(counters);
   const exchange = createTransport(settings, counters);
   const withRetries = createRetrier(settings, counters);
   const guarded = createGuard(breaker, counters);
@@ -68,17 +69,8 @@ function createClient(options = {}) {
   // stops that caller's wait, not the shared request.
   function renderShared(component, propsJson, options) {
     if (!dedupe) return renderRemote(component, propsJson, options);
-    const key = `${component}\u0000${propsJson}`;
-    let shared = inflight.get(key);
-    if (shared) {
-      counters.deduped += 1;
-    } else {
-      shared = renderRemote(component, propsJson, { ...options, signal: undefined });
-      inflight.set(key, shared);
-      const forget = () => inflight.delete(key);
-      shared.then(forget, forget);
-    }
-    return raceSignal(shared, options.signal);
+    const start = () => renderRemote(component, propsJson, { ...options, signal: undefined });
+    return inflight.share(`${component}\u0000${propsJson}`, start, options.signal);
   }
 
   function report(error, info) {
@@ -270,29 +262,6 @@ function jobError(component, result) {
     status,
     code,
     body: result,
-  });
-}
-
-function raceSignal(promise, signal) {
-  if (!signal) return promise;
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      promise.catch(() => {});
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
   });
 }
 
