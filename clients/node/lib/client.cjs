@@ -1,19 +1,15 @@
 "use strict";
 
-const {
-  SsrError,
-  SsrHttpError,
-  SsrTimeoutError,
-  SsrNetworkError,
-  SsrCircuitOpenError,
-} = require("./errors.cjs");
-const { propsToJson, wrapHtml, placeholderHtml, createId } = require("./markup.cjs");
-const { readOptions, positiveNumber } = require("./options.cjs");
+const { SsrError, SsrHttpError } = require("./errors.cjs");
+const { propsToJson, wrapHtml, createId } = require("./markup.cjs");
+const { readOptions } = require("./options.cjs");
 const { httpError, parseJson } = require("./responses.cjs");
 const { callContext, createTransport } = require("./transport.cjs");
 const { createRetrier } = require("./retry.cjs");
 const { createGuard } = require("./guard.cjs");
 const { createInflight } = require("./dedupe.cjs");
+const { createFallback } = require("./fallback.cjs");
+const { createRender } = require("./render.cjs");
 
 /**
  * Creates a client for the SSR render service.
@@ -23,7 +19,7 @@ function createClient(options = {}) {
   const settings = readOptions(options);
   const baseUrl = settings.url;
   const defaultTimeoutMs = settings.timeoutMs;
-  const { onError, dedupe, breaker } = settings;
+  const { breaker } = settings;
   const fallbackByDefault = settings.fallback;
 
   const counters = {
@@ -40,73 +36,10 @@ function createClient(options = {}) {
   const exchange = createTransport(settings, counters);
   const withRetries = createRetrier(settings, counters);
   const guarded = createGuard(breaker, counters);
-
-  // POST /render (with retries and the breaker): resolves with the HTML.
-  function renderRemote(component, propsJson, options) {
-    const call = callContext(component, options, defaultTimeoutMs);
-    const serverTimeoutMs =
-      options.serverTimeoutMs === undefined
-        ? undefined
-        : positiveNumber(options.serverTimeoutMs, undefined, "serverTimeoutMs");
-    const attempt = async () => {
-      const remaining = call.deadline - Date.now();
-      // Ask the service to give up a little before the client does, so a
-      // slow render comes back as the service's 504 instead of a dropped
-      // connection.
-      const serviceDeadline = Math.ceil(
-        serverTimeoutMs ?? Math.max(1, remaining - Math.min(100, remaining / 10)),
-      );
-      const body = `{"component":${JSON.stringify(component)},"props":${propsJson},"timeoutMs":${serviceDeadline}}`;
-      const response = await exchange({ method: "POST", path: "/render", body, accept: "text/html" }, call);
-      if (response.status === 200) return response.text;
-      throw httpError(component, response, call.timeoutMs);
-    };
-    return guarded(call, () => withRetries(attempt, call));
-  }
-
-  // renderRemote with in-flight de-duplication: identical renders (same
-  // component, same props JSON) share one request. A caller's signal only
-  // stops that caller's wait, not the shared request.
-  function renderShared(component, propsJson, options) {
-    if (!dedupe) return renderRemote(component, propsJson, options);
-    const start = () => renderRemote(component, propsJson, { ...options, signal: undefined });
-    return inflight.share(`${component}\u0000${propsJson}`, start, options.signal);
-  }
-
-  function report(error, info) {
-    counters.errors += 1;
-    if (!onError) return;
-    try {
-      const result = onError(error, info);
-      if (result && typeof result.catch === "function") result.catch(() => {});
-    } catch {
-      // The hook must not turn a fallback into a failed page.
-    }
-  }
-
-  async function render(component, props, options = {}) {
-    if (typeof component !== "string" || component === "") {
-      throw new TypeError("render: component must be a non-empty string");
-    }
-    const propsJson = options.propsJson ?? propsToJson(props);
-    if (typeof propsJson !== "string") throw new TypeError("render: propsJson must be a string");
-    const id = options.id ?? createId();
-    const fallback = options.fallback ?? fallbackByDefault;
-    counters.renders += 1;
-    try {
-      const html = await renderShared(component, propsJson, options);
-      counters.ssr += 1;
-      return options.wrap === false ? html : wrapHtml({ component, id, html, propsJson });
-    } catch (error) {
-      // Programming errors and the caller's own abort are not failures of
-      // the service: no fallback for them.
-      if (!(error instanceof SsrError)) throw error;
-      report(error, { component, id, fallback });
-      if (!fallback) throw error;
-      counters.fallbacks += 1;
-      return placeholderHtml({ component, id, propsJson, reason: error.code });
-    }
-  }
+  // Every service call is retried as needed, inside the circuit breaker.
+  const serve = (call, attempt) => guarded(call, () => withRetries(attempt, call));
+  const { recover, recoverJob } = createFallback(settings, counters);
+  const render = createRender({ settings, counters, exchange, serve, inflight, recover });
 
   async function renderBatch(jobs, options = {}) {
     if (!Array.isArray(jobs)) throw new TypeError("renderBatch: jobs must be an array");
@@ -150,16 +83,13 @@ function createClient(options = {}) {
     try {
       response = await guarded(call, () => withRetries(attempt, call));
     } catch (error) {
-      if (!(error instanceof SsrError)) throw error;
-      for (const e of entries) report(error, { component: e.component, id: e.id, fallback });
-      if (!fallback) throw error;
-      counters.fallbacks += entries.length;
-      return entries.map((e) => ({
+      const placeholders = recover(error, entries, fallback);
+      return entries.map((e, index) => ({
         component: e.component,
         id: e.id,
         ok: false,
         fallback: true,
-        html: placeholderHtml({ component: e.component, id: e.id, propsJson: e.propsJson, reason: error.code }),
+        html: placeholders[index],
         error,
         statusCode: error.status,
         durationMs: undefined,
@@ -182,16 +112,13 @@ function createClient(options = {}) {
         };
       }
       const error = jobError(e.component, result);
-      report(error, { component: e.component, id: e.id, fallback });
-      if (fallback) counters.fallbacks += 1;
+      const html = recoverJob(error, e, fallback);
       return {
         component: e.component,
         id: e.id,
         ok: false,
         fallback,
-        html: fallback
-          ? placeholderHtml({ component: e.component, id: e.id, propsJson: e.propsJson, reason: error.code })
-          : null,
+        html,
         error,
         statusCode: error.status,
         durationMs: result?.duration,
