@@ -1,15 +1,29 @@
 "use strict";
 
-const { SsrError, SsrHttpError } = require("./errors.cjs");
+// createClient puts a client together from its parts, one module each:
+//
+//   options.cjs    the options of createClient, their defaults and checks
+//   transport.cjs  one HTTP request, within the deadline of its call
+//   responses.cjs  the service's error answers as SsrErrors
+//   retry.cjs      attempts again after network errors and 503s
+//   guard.cjs      the circuit breaker (breaker.cjs) around a service call
+//   dedupe.cjs     identical renders in flight share one request
+//   fallback.cjs   onError, and placeholders for failed renders
+//   render.cjs     client.render (POST /render)
+//   batch.cjs      client.renderBatch (POST /batch)
+//   health.cjs     client.ready and client.health
+//
+// The parts count what they do in one `counters` object: client.stats().
+
 const { readOptions } = require("./options.cjs");
-const { parseJson } = require("./responses.cjs");
-const { callContext, createTransport } = require("./transport.cjs");
+const { createTransport } = require("./transport.cjs");
 const { createRetrier } = require("./retry.cjs");
 const { createGuard } = require("./guard.cjs");
 const { createInflight } = require("./dedupe.cjs");
 const { createFallback } = require("./fallback.cjs");
 const { createRender } = require("./render.cjs");
 const { createRenderBatch } = require("./batch.cjs");
+const { createHealthChecks } = require("./health.cjs");
 
 /**
  * Creates a client for the SSR render service.
@@ -17,11 +31,7 @@ const { createRenderBatch } = require("./batch.cjs");
  */
 function createClient(options = {}) {
   const settings = readOptions(options);
-  const baseUrl = settings.url;
-  const defaultTimeoutMs = settings.timeoutMs;
   const { breaker } = settings;
-  const fallbackByDefault = settings.fallback;
-
   const counters = {
     renders: 0,
     ssr: 0,
@@ -36,51 +46,31 @@ function createClient(options = {}) {
   const exchange = createTransport(settings, counters);
   const withRetries = createRetrier(settings, counters);
   const guarded = createGuard(breaker, counters);
-  // Every service call is retried as needed, inside the circuit breaker.
+  // A render or batch request is retried as needed, inside the breaker: a
+  // call that was retried to no avail counts as one failure.
   const serve = (call, attempt) => guarded(call, () => withRetries(attempt, call));
   const { recover, recoverJob } = createFallback(settings, counters);
-  const render = createRender({ settings, counters, exchange, serve, inflight, recover });
-  const renderBatch = createRenderBatch({ settings, counters, exchange, serve, recover, recoverJob });
-
-  async function getJson(path, options = {}) {
-    const call = callContext(undefined, options, defaultTimeoutMs);
-    const response = await exchange({ method: "GET", path, accept: "application/json" }, call);
-    return { status: response.status, body: parseJson(response.text) };
-  }
-
-  /** True when the service answers GET /ready with 200. Never throws. */
-  async function ready(options) {
-    try {
-      return (await getJson("/ready", options)).status === 200;
-    } catch (error) {
-      if (error instanceof SsrError) return false;
-      throw error;
-    }
-  }
-
-  /** GET /health: the service's JSON (throws SsrError when unreachable). */
-  async function health(options) {
-    const { status, body } = await getJson("/health", options);
-    if (status !== 200) {
-      throw new SsrHttpError(`SSR service health check answered ${status}`, { status, code: `http_${status}`, body });
-    }
-    return body;
-  }
+  const { ready, health } = createHealthChecks({ settings, exchange });
 
   return {
-    url: baseUrl,
-    fallback: fallbackByDefault,
-    render,
-    renderBatch,
+    url: settings.url,
+    fallback: settings.fallback,
+    render: createRender({ settings, counters, exchange, serve, inflight, recover }),
+    renderBatch: createRenderBatch({ settings, counters, exchange, serve, recover, recoverJob }),
     ready,
     health,
     get circuitState() {
-      return breaker ? breaker.state : "closed";
+      return circuitState(breaker);
     },
     stats() {
-      return { ...counters, inflight: inflight.size, circuit: breaker ? breaker.state : "closed" };
+      return { ...counters, inflight: inflight.size, circuit: circuitState(breaker) };
     },
   };
+}
+
+// A client without a breaker never skips the service: always closed.
+function circuitState(breaker) {
+  return breaker ? breaker.state : "closed";
 }
 
 module.exports = { createClient };
