@@ -96,7 +96,7 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Extra attempts after network errors and 503s. Default 2. */
   retries?: number;
-  /** First back-off after a network error, doubled per attempt, in ms. Default 50. */
+  /** First back-off when the service gave no Retry-After, doubled per attempt, in ms. Default 50. */
   retryDelayMs?: number;
   /** Upper bound of any wait between attempts, Retry-After included, in ms. Default 1000. */
   maxRetryDelayMs?: number;

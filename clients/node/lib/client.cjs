@@ -1,54 +1,37 @@
 "use strict";
 
-const {
-  SsrError,
-  SsrHttpError,
-  SsrTimeoutError,
-  SsrNetworkError,
-  SsrCircuitOpenError,
-} = require("./errors.cjs");
-const { propsToJson, wrapHtml, placeholderHtml, createId } = require("./markup.cjs");
-const { createBreaker } = require("./breaker.cjs");
+// createClient puts a client together from its parts, one module each:
+//
+//   options.cjs    the options of createClient, their defaults and checks
+//   transport.cjs  one HTTP request, within the deadline of its call
+//   responses.cjs  the service's error answers as SsrErrors
+//   retry.cjs      attempts again after network errors and 503s
+//   guard.cjs      the circuit breaker (breaker.cjs) around a service call
+//   dedupe.cjs     identical renders in flight share one request
+//   fallback.cjs   onError, and placeholders for failed renders
+//   render.cjs     client.render (POST /render)
+//   batch.cjs      client.renderBatch (POST /batch)
+//   health.cjs     client.ready and client.health
+//
+// The parts count what they do in one `counters` object: client.stats().
 
-const DEFAULT_URL = "http://127.0.0.1:3000";
-const DEFAULT_TIMEOUT_MS = 5000;
-const DEFAULT_RETRIES = 2;
-const DEFAULT_RETRY_DELAY_MS = 50;
-const DEFAULT_MAX_RETRY_DELAY_MS = 1000;
+const { readOptions } = require("./options.cjs");
+const { createTransport } = require("./transport.cjs");
+const { createRetrier } = require("./retry.cjs");
+const { createGuard } = require("./guard.cjs");
+const { createInflight } = require("./dedupe.cjs");
+const { createFallback } = require("./fallback.cjs");
+const { createRender } = require("./render.cjs");
+const { createRenderBatch } = require("./batch.cjs");
+const { createHealthChecks } = require("./health.cjs");
 
 /**
  * Creates a client for the SSR render service.
  * See index.d.ts for the options and README.md for examples.
  */
 function createClient(options = {}) {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError("createClient: options must be an object");
-  }
-  const baseUrl = normalizeUrl(options.url ?? DEFAULT_URL);
-  const defaultTimeoutMs = positiveNumber(options.timeoutMs, DEFAULT_TIMEOUT_MS, "timeoutMs");
-  const retries = nonNegativeInt(options.retries, DEFAULT_RETRIES, "retries");
-  const retryDelayMs = nonNegativeInt(options.retryDelayMs, DEFAULT_RETRY_DELAY_MS, "retryDelayMs");
-  const maxRetryDelayMs = nonNegativeInt(
-    options.maxRetryDelayMs,
-    DEFAULT_MAX_RETRY_DELAY_MS,
-    "maxRetryDelayMs",
-  );
-  const baseHeaders = { ...(options.headers ?? {}) };
-  const fallbackByDefault = options.fallback !== false;
-  const onError = options.onError;
-  const dedupe = Boolean(options.dedupe);
-  const breaker = options.circuitBreaker
-    ? createBreaker(options.circuitBreaker === true ? {} : options.circuitBreaker)
-    : null;
-  const fetchImpl = options.fetch ?? globalThis.fetch;
-  const dispatcher = options.dispatcher;
-  if (typeof fetchImpl !== "function") {
-    throw new TypeError("createClient: no fetch available (Node.js >= 18 has one built in)");
-  }
-  if (onError !== undefined && typeof onError !== "function") {
-    throw new TypeError("createClient: onError must be a function");
-  }
-
+  const settings = readOptions(options);
+  const { breaker } = settings;
   const counters = {
     renders: 0,
     ssr: 0,
@@ -59,501 +42,35 @@ function createClient(options = {}) {
     deduped: 0,
     circuitSkipped: 0,
   };
-  const inflight = new Map();
-
-  // One HTTP exchange with a deadline. Resolves with {status, headers, text}
-  // for any HTTP answer; throws SsrTimeoutError / SsrNetworkError, or the
-  // caller's abort reason.
-  async function exchange({ method, path, body, accept, headers, component, deadline, timeoutMs, signal }) {
-    if (signal?.aborted) throw signal.reason;
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) throw clientTimeout(component, timeoutMs);
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, remaining);
-    const onAbort = () => controller.abort(signal.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    counters.requests += 1;
-    try {
-      const init = {
-        method,
-        headers: {
-          accept,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-          ...baseHeaders,
-          ...(headers ?? {}),
-        },
-        body,
-        signal: controller.signal,
-      };
-      if (dispatcher !== undefined) init.dispatcher = dispatcher;
-      const response = await fetchImpl(baseUrl + path, init);
-      // Always read the body: an unread body keeps the connection from
-      // going back to the keep-alive pool.
-      const text = await response.text();
-      return { status: response.status, headers: response.headers, text };
-    } catch (error) {
-      if (timedOut) throw clientTimeout(component, timeoutMs, error);
-      if (signal?.aborted) throw signal.reason;
-      throw new SsrNetworkError(
-        `cannot reach the SSR service at ${baseUrl}${component ? ` to render "${component}"` : ""}: ${describeCause(error)}`,
-        { component, cause: error },
-      );
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-    }
-  }
-
-  // Runs `attempt` again after network errors and 503s, waiting the
-  // Retry-After the service asked for (bounded by maxRetryDelayMs), or an
-  // exponential back-off; never past the deadline.
-  async function withRetries(attempt, { deadline, signal }) {
-    for (let n = 0; ; n++) {
-      try {
-        return await attempt();
-      } catch (error) {
-        if (n >= retries || !isRetryable(error)) throw error;
-        const asked = error instanceof SsrHttpError ? error.retryAfterMs : undefined;
-        const delay = Math.min(asked ?? retryDelayMs * 2 ** n, maxRetryDelayMs);
-        if (Date.now() + delay >= deadline) throw error;
-        counters.retries += 1;
-        await sleep(delay, signal);
-      }
-    }
-  }
-
-  // Passes a service call through the circuit breaker.
-  async function guarded(component, call, signal) {
-    if (breaker && !breaker.enter()) {
-      counters.circuitSkipped += 1;
-      const retryInMs = breaker.retryInMs();
-      throw new SsrCircuitOpenError(
-        `SSR service skipped${component ? ` for "${component}"` : ""}: circuit breaker is ${breaker.state}` +
-          (retryInMs > 0 ? ` (next probe in ${retryInMs} ms)` : " (a probe is in flight)"),
-        { component, retryInMs },
-      );
-    }
-    try {
-      const result = await call();
-      breaker?.success();
-      return result;
-    } catch (error) {
-      if (breaker) {
-        if (signal?.aborted && error === signal.reason) breaker.release();
-        else if (isServiceFailure(error)) breaker.failure();
-        else breaker.success();
-      }
-      throw error;
-    }
-  }
-
-  // POST /render (with retries and the breaker): resolves with the HTML.
-  function renderRemote(component, propsJson, options) {
-    const timeoutMs = positiveNumber(options.timeoutMs, defaultTimeoutMs, "timeoutMs");
-    const serverTimeoutMs =
-      options.serverTimeoutMs === undefined
-        ? undefined
-        : positiveNumber(options.serverTimeoutMs, undefined, "serverTimeoutMs");
-    const deadline = Date.now() + timeoutMs;
-    const signal = options.signal;
-    const attempt = async () => {
-      const remaining = deadline - Date.now();
-      // Ask the service to give up a little before the client does, so a
-      // slow render comes back as the service's 504 instead of a dropped
-      // connection.
-      const serviceDeadline = Math.ceil(
-        serverTimeoutMs ?? Math.max(1, remaining - Math.min(100, remaining / 10)),
-      );
-      const body = `{"component":${JSON.stringify(component)},"props":${propsJson},"timeoutMs":${serviceDeadline}}`;
-      const response = await exchange({
-        method: "POST",
-        path: "/render",
-        body,
-        accept: "text/html",
-        headers: options.headers,
-        component,
-        deadline,
-        timeoutMs,
-        signal,
-      });
-      if (response.status === 200) return response.text;
-      throw httpError(component, response, timeoutMs);
-    };
-    return guarded(component, () => withRetries(attempt, { deadline, signal }), signal);
-  }
-
-  // renderRemote with in-flight de-duplication: identical renders (same
-  // component, same props JSON) share one request. A caller's signal only
-  // stops that caller's wait, not the shared request.
-  function renderShared(component, propsJson, options) {
-    if (!dedupe) return renderRemote(component, propsJson, options);
-    const key = `${component}\u0000${propsJson}`;
-    let shared = inflight.get(key);
-    if (shared) {
-      counters.deduped += 1;
-    } else {
-      shared = renderRemote(component, propsJson, { ...options, signal: undefined });
-      inflight.set(key, shared);
-      const forget = () => inflight.delete(key);
-      shared.then(forget, forget);
-    }
-    return raceSignal(shared, options.signal);
-  }
-
-  function report(error, info) {
-    counters.errors += 1;
-    if (!onError) return;
-    try {
-      const result = onError(error, info);
-      if (result && typeof result.catch === "function") result.catch(() => {});
-    } catch {
-      // The hook must not turn a fallback into a failed page.
-    }
-  }
-
-  async function render(component, props, options = {}) {
-    if (typeof component !== "string" || component === "") {
-      throw new TypeError("render: component must be a non-empty string");
-    }
-    const propsJson = options.propsJson ?? propsToJson(props);
-    if (typeof propsJson !== "string") throw new TypeError("render: propsJson must be a string");
-    const id = options.id ?? createId();
-    const fallback = options.fallback ?? fallbackByDefault;
-    counters.renders += 1;
-    try {
-      const html = await renderShared(component, propsJson, options);
-      counters.ssr += 1;
-      return options.wrap === false ? html : wrapHtml({ component, id, html, propsJson });
-    } catch (error) {
-      // Programming errors and the caller's own abort are not failures of
-      // the service: no fallback for them.
-      if (!(error instanceof SsrError)) throw error;
-      report(error, { component, id, fallback });
-      if (!fallback) throw error;
-      counters.fallbacks += 1;
-      return placeholderHtml({ component, id, propsJson, reason: error.code });
-    }
-  }
-
-  async function renderBatch(jobs, options = {}) {
-    if (!Array.isArray(jobs)) throw new TypeError("renderBatch: jobs must be an array");
-    const entries = jobs.map((job, index) => {
-      if (job === null || typeof job !== "object") {
-        throw new TypeError(`renderBatch: job ${index} must be an object`);
-      }
-      const component = job.component ?? job.name;
-      if (typeof component !== "string" || component === "") {
-        throw new TypeError(`renderBatch: job ${index} needs a component name`);
-      }
-      const propsJson = job.propsJson ?? propsToJson(job.props ?? job.data);
-      return { token: String(index), component, propsJson, id: job.id ?? createId() };
-    });
-    if (entries.length === 0) return [];
-    const fallback = options.fallback ?? fallbackByDefault;
-    const wrap = options.wrap !== false;
-    counters.renders += entries.length;
-
-    const timeoutMs = positiveNumber(options.timeoutMs, defaultTimeoutMs, "timeoutMs");
-    const deadline = Date.now() + timeoutMs;
-    const signal = options.signal;
-    const label = `batch of ${entries.length}`;
-    const body = `{${entries
-      .map((e) => `${JSON.stringify(e.token)}:{"name":${JSON.stringify(e.component)},"data":${e.propsJson}}`)
-      .join(",")}}`;
-    const attempt = async () => {
-      const response = await exchange({
-        method: "POST",
-        path: "/batch",
-        body,
-        accept: "application/json",
-        headers: options.headers,
-        component: label,
-        deadline,
-        timeoutMs,
-        signal,
-      });
-      if (response.status !== 200) throw httpError(label, response, timeoutMs);
-      const parsed = parseJson(response.text);
-      if (!parsed || typeof parsed.results !== "object" || parsed.results === null) {
-        throw new SsrHttpError(`SSR ${label}: the service answered with an unexpected body`, {
-          component: label,
-          status: response.status,
-          code: "invalid_response",
-          body: response.text,
-        });
-      }
-      return parsed;
-    };
-
-    let response;
-    try {
-      response = await guarded(label, () => withRetries(attempt, { deadline, signal }), signal);
-    } catch (error) {
-      if (!(error instanceof SsrError)) throw error;
-      for (const e of entries) report(error, { component: e.component, id: e.id, fallback });
-      if (!fallback) throw error;
-      counters.fallbacks += entries.length;
-      return entries.map((e) => ({
-        component: e.component,
-        id: e.id,
-        ok: false,
-        fallback: true,
-        html: placeholderHtml({ component: e.component, id: e.id, propsJson: e.propsJson, reason: error.code }),
-        error,
-        statusCode: error.status,
-        durationMs: undefined,
-      }));
-    }
-
-    return entries.map((e) => {
-      const result = response.results[e.token];
-      if (result && result.success === true && typeof result.html === "string") {
-        counters.ssr += 1;
-        return {
-          component: e.component,
-          id: e.id,
-          ok: true,
-          fallback: false,
-          html: wrap ? wrapHtml({ component: e.component, id: e.id, html: result.html, propsJson: e.propsJson }) : result.html,
-          error: undefined,
-          statusCode: result.statusCode ?? 200,
-          durationMs: result.duration,
-        };
-      }
-      const error = jobError(e.component, result);
-      report(error, { component: e.component, id: e.id, fallback });
-      if (fallback) counters.fallbacks += 1;
-      return {
-        component: e.component,
-        id: e.id,
-        ok: false,
-        fallback,
-        html: fallback
-          ? placeholderHtml({ component: e.component, id: e.id, propsJson: e.propsJson, reason: error.code })
-          : null,
-        error,
-        statusCode: error.status,
-        durationMs: result?.duration,
-      };
-    });
-  }
-
-  async function getJson(path, options = {}) {
-    const timeoutMs = positiveNumber(options.timeoutMs, defaultTimeoutMs, "timeoutMs");
-    const response = await exchange({
-      method: "GET",
-      path,
-      accept: "application/json",
-      headers: options.headers,
-      component: undefined,
-      deadline: Date.now() + timeoutMs,
-      timeoutMs,
-      signal: options.signal,
-    });
-    return { status: response.status, body: parseJson(response.text) };
-  }
-
-  /** True when the service answers GET /ready with 200. Never throws. */
-  async function ready(options) {
-    try {
-      return (await getJson("/ready", options)).status === 200;
-    } catch (error) {
-      if (error instanceof SsrError) return false;
-      throw error;
-    }
-  }
-
-  /** GET /health: the service's JSON (throws SsrError when unreachable). */
-  async function health(options) {
-    const { status, body } = await getJson("/health", options);
-    if (status !== 200) {
-      throw new SsrHttpError(`SSR service health check answered ${status}`, { status, code: `http_${status}`, body });
-    }
-    return body;
-  }
+  const inflight = createInflight(counters);
+  const exchange = createTransport(settings, counters);
+  const withRetries = createRetrier(settings, counters);
+  const guarded = createGuard(breaker, counters);
+  // A render or batch request is retried as needed, inside the breaker: a
+  // call that was retried to no avail counts as one failure.
+  const serve = (call, attempt) => guarded(call, () => withRetries(attempt, call));
+  const { recover, recoverJob } = createFallback(settings, counters);
+  const { ready, health } = createHealthChecks({ settings, exchange });
 
   return {
-    url: baseUrl,
-    fallback: fallbackByDefault,
-    render,
-    renderBatch,
+    url: settings.url,
+    fallback: settings.fallback,
+    render: createRender({ settings, counters, exchange, serve, inflight, recover }),
+    renderBatch: createRenderBatch({ settings, counters, exchange, serve, recover, recoverJob }),
     ready,
     health,
     get circuitState() {
-      return breaker ? breaker.state : "closed";
+      return circuitState(breaker);
     },
     stats() {
-      return { ...counters, inflight: inflight.size, circuit: breaker ? breaker.state : "closed" };
+      return { ...counters, inflight: inflight.size, circuit: circuitState(breaker) };
     },
   };
 }
 
-function httpError(component, response, timeoutMs) {
-  const { status, headers, text } = response;
-  const body = parseJson(text);
-  const detail = body && typeof body === "object" && body.error && typeof body.error === "object" ? body.error : undefined;
-  const code = typeof detail?.code === "string" ? detail.code : `http_${status}`;
-  const message = typeof detail?.message === "string" ? detail.message : text.slice(0, 200);
-  const subject = component ? `"${component}"` : "request";
-  if (status === 504) {
-    return new SsrTimeoutError(`SSR service timed out rendering ${subject}: ${message}`, {
-      component,
-      timeoutMs,
-      status,
-      body: body ?? text,
-    });
-  }
-  return new SsrHttpError(`SSR render of ${subject} failed: ${status} ${code}: ${message}`, {
-    component,
-    status,
-    code,
-    body: body ?? text,
-    retryAfterMs: parseRetryAfter(headers.get("retry-after")),
-  });
-}
-
-// A failed Hypernova job (`result` may be missing from a broken answer).
-function jobError(component, result) {
-  if (!result || typeof result !== "object") {
-    return new SsrHttpError(`SSR render of "${component}" failed: no result in the batch answer`, {
-      component,
-      status: undefined,
-      code: "invalid_response",
-      body: result,
-    });
-  }
-  const status = typeof result.statusCode === "number" ? result.statusCode : 500;
-  const err = result.error && typeof result.error === "object" ? result.error : {};
-  let code;
-  if (status === 404) code = "unknown_component";
-  else if (err.type === undefined) code = "render_error";
-  else code = "job_failed";
-  const message = typeof err.message === "string" ? err.message : "render failed";
-  return new SsrHttpError(`SSR render of "${component}" failed: ${status} ${code}: ${message}`, {
-    component,
-    status,
-    code,
-    body: result,
-  });
-}
-
-function clientTimeout(component, timeoutMs, cause) {
-  return new SsrTimeoutError(
-    `SSR service did not answer${component ? ` for "${component}"` : ""} within ${timeoutMs} ms`,
-    { component, timeoutMs, cause },
-  );
-}
-
-function isRetryable(error) {
-  return error instanceof SsrNetworkError || (error instanceof SsrHttpError && error.status === 503);
-}
-
-// What counts against the circuit breaker: the service unreachable, slow or
-// overloaded. A component's own failure (4xx, 500) means the service works.
-function isServiceFailure(error) {
-  if (error instanceof SsrNetworkError || error instanceof SsrTimeoutError) return true;
-  return error instanceof SsrHttpError && typeof error.status === "number" && error.status > 500;
-}
-
-function parseRetryAfter(value) {
-  if (value === null || value === undefined || value === "") return undefined;
-  const trimmed = String(value).trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - Date.now());
-}
-
-function parseJson(text) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function describeCause(error) {
-  const cause = error?.cause;
-  if (cause && typeof cause === "object") {
-    if (cause.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ""}`;
-    if (cause.message) return cause.message;
-  }
-  return error?.message ?? String(error);
-}
-
-function sleep(ms, signal) {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-function raceSignal(promise, signal) {
-  if (!signal) return promise;
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      promise.catch(() => {});
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-function normalizeUrl(url) {
-  const text = String(url);
-  let parsed;
-  try {
-    parsed = new URL(text);
-  } catch {
-    throw new TypeError(`createClient: invalid url ${JSON.stringify(text)}`);
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new TypeError(`createClient: url must be http(s) (got ${parsed.protocol})`);
-  }
-  return text.replace(/\/+$/, "");
-}
-
-function positiveNumber(value, fallback, name) {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`${name} must be a positive number (got ${value})`);
-  }
-  return value;
-}
-
-function nonNegativeInt(value, fallback, name) {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0) {
-    throw new TypeError(`${name} must be a non-negative integer (got ${value})`);
-  }
-  return value;
+// A client without a breaker never skips the service: always closed.
+function circuitState(breaker) {
+  return breaker ? breaker.state : "closed";
 }
 
 module.exports = { createClient };

@@ -5,7 +5,6 @@
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import http from "node:http";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 
@@ -13,6 +12,7 @@ import express from "express";
 import { JSDOM, VirtualConsole } from "jsdom";
 
 import { createClient, ssrMiddleware } from "../index.mjs";
+import { listen } from "./helpers/http.mjs";
 import { exampleDir, freePort, startServer } from "./helpers/server.mjs";
 
 const clientBundle = readFileSync(path.join(exampleDir, "dist/client.js"), "utf8");
@@ -30,16 +30,7 @@ async function startSite(url) {
     res.renderSSR("Product", { id: req.params.id, locale: "de-DE", currency: "EUR" }, { title: "Product" }),
   );
   app.get("/cart", (req, res) => res.renderSSR("Cart", { user: { name: "Ada" } }, { title: "Cart" }));
-  const httpServer = http.createServer(app);
-  await new Promise((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${httpServer.address().port}`,
-    close: () =>
-      new Promise((resolve) => {
-        httpServer.closeAllConnections?.();
-        httpServer.close(resolve);
-      }),
-  };
+  return listen(app);
 }
 
 before(async () => {

@@ -1,13 +1,13 @@
 // The Express middleware answering real HTTP requests.
 
 import assert from "node:assert/strict";
-import http from "node:http";
 import { after, before, describe, test } from "node:test";
 
 import express from "express";
 import { JSDOM } from "jsdom";
 
 import { createClient, renderPage, SsrHttpError, ssrMiddleware } from "../index.mjs";
+import { listen } from "./helpers/http.mjs";
 import { combinedBundle, errorLog, freePort, startServer } from "./helpers/server.mjs";
 
 let server;
@@ -19,19 +19,6 @@ before(async () => {
 after(async () => {
   await server?.stop();
 });
-
-async function listen(app) {
-  const httpServer = http.createServer(app);
-  await new Promise((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${httpServer.address().port}`,
-    close: () =>
-      new Promise((resolve) => {
-        httpServer.closeAllConnections?.();
-        httpServer.close(resolve);
-      }),
-  };
-}
 
 // Reads a response body, noting when the first and the last chunk came.
 async function timedBody(response, started) {

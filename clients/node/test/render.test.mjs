@@ -191,10 +191,23 @@ describe("errors (fallback: false)", () => {
 
   // In the 503 tests the only worker is kept busy by a render that runs
   // into its deadline; a render queued behind it gets 503 queue_timeout.
-  test("503 queue_timeout -> SsrHttpError with Retry-After (no retries)", async () => {
-    const client = strict();
+  // Resolves once that render is running; `busy` settles with its outcome.
+  async function occupyWorker(client) {
     const busy = client.render("TimerLoop", {}, { timeoutMs: 500 }).catch((e) => e);
     await new Promise((resolve) => setTimeout(resolve, 50));
+    return { busy };
+  }
+
+  // Renders Hello for Ada; resolves with the markup and how long it took.
+  async function timedHello(client) {
+    const started = Date.now();
+    const markup = await client.render("Hello", { name: "Ada" }, { timeoutMs: 5000 });
+    return { markup, elapsed: Date.now() - started };
+  }
+
+  test("503 queue_timeout -> SsrHttpError with Retry-After (no retries)", async () => {
+    const client = strict();
+    const { busy } = await occupyWorker(client);
     const error = await client.render("Hello", {}).catch((e) => e);
     assert.ok(error instanceof SsrHttpError, String(error));
     assert.equal(error.status, 503);
@@ -206,11 +219,8 @@ describe("errors (fallback: false)", () => {
 
   test("503 is retried after the Retry-After the service asked for", async () => {
     const client = createClient({ url: server.url, fallback: false, retries: 2 });
-    const busy = client.render("TimerLoop", {}, { timeoutMs: 500 }).catch((e) => e);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const started = Date.now();
-    const markup = await client.render("Hello", { name: "Ada" }, { timeoutMs: 5000 });
-    const elapsed = Date.now() - started;
+    const { busy } = await occupyWorker(client);
+    const { markup, elapsed } = await timedHello(client);
     assert.equal(parseMarkup(markup).html, HELLO);
     assert.equal(client.stats().retries, 1);
     // 503 at the service's queue timeout, then the 1 s Retry-After.
@@ -220,11 +230,8 @@ describe("errors (fallback: false)", () => {
 
   test("the Retry-After wait is bounded by maxRetryDelayMs", async () => {
     const client = createClient({ url: server.url, fallback: false, retries: 2, maxRetryDelayMs: 100 });
-    const busy = client.render("TimerLoop", {}, { timeoutMs: 500 }).catch((e) => e);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const started = Date.now();
-    const markup = await client.render("Hello", { name: "Ada" }, { timeoutMs: 5000 });
-    const elapsed = Date.now() - started;
+    const { busy } = await occupyWorker(client);
+    const { markup, elapsed } = await timedHello(client);
     assert.equal(parseMarkup(markup).html, HELLO);
     assert.equal(client.stats().retries, 1);
     assert.ok(elapsed < 1300, `retried after ${elapsed} ms (1.45 s or more without the bound)`);
@@ -233,8 +240,7 @@ describe("errors (fallback: false)", () => {
 
   test("no retry when the deadline would pass first", async () => {
     const client = createClient({ url: server.url, fallback: false, retries: 2 });
-    const busy = client.render("TimerLoop", {}, { timeoutMs: 500 }).catch((e) => e);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const { busy } = await occupyWorker(client);
     const error = await client.render("Hello", {}, { timeoutMs: 1200 }).catch((e) => e);
     assert.ok(error instanceof SsrHttpError, String(error));
     assert.equal(error.status, 503);

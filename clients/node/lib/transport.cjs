@@ -1,0 +1,116 @@
+"use strict";
+
+// One HTTP request to the service, bounded by the deadline of the call it
+// belongs to. Everything above this (retries, the breaker, fallback) sees
+// only an answer or an SsrError.
+
+const { SsrNetworkError, SsrTimeoutError } = require("./errors.cjs");
+const { positiveNumber } = require("./options.cjs");
+
+/**
+ * The deadline and cancellation shared by every request of one public call
+ * (a render, a batch, a health check), retries included:
+ * {component, timeoutMs, deadline, signal, headers}. `options.timeoutMs`
+ * (default `defaultTimeoutMs`) must be a positive number. `component` names
+ * the call in error messages: a component, "batch of N", or undefined.
+ */
+function callContext(component, options, defaultTimeoutMs) {
+  const timeoutMs = positiveNumber(options.timeoutMs, defaultTimeoutMs, "timeoutMs");
+  return {
+    component,
+    timeoutMs,
+    deadline: Date.now() + timeoutMs,
+    signal: options.signal,
+    headers: options.headers,
+  };
+}
+
+/**
+ * Creates `exchange(request, call)`, which sends one request
+ * ({method, path, body?, accept}) for the call `call` (see callContext) to
+ * the service at `settings.url`, with the client's headers, fetch and
+ * dispatcher. It resolves with {status, headers, text} for any HTTP answer
+ * and rejects with SsrTimeoutError when the deadline passes, SsrNetworkError
+ * when the service cannot be reached, or the caller's abort reason when
+ * `call.signal` aborts. Every request sent adds one to `counters.requests`.
+ */
+function createTransport(settings, counters) {
+  // A local, so fetch is called as a plain function, as the global one is.
+  const { url: baseUrl, fetch: fetchImpl } = settings;
+
+  async function exchange(request, call) {
+    const { component, deadline, timeoutMs, signal } = call;
+    if (signal?.aborted) throw signal.reason;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw clientTimeout(component, timeoutMs);
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, remaining);
+    const onAbort = () => controller.abort(signal.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    counters.requests += 1;
+    try {
+      return await send(request, call.headers, controller.signal);
+    } catch (error) {
+      if (timedOut) throw clientTimeout(component, timeoutMs, error);
+      if (signal?.aborted) throw signal.reason;
+      throw unreachable(baseUrl, component, error);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  // The fetch itself; `headers` are the call's own, added last.
+  async function send({ method, path, body, accept }, headers, signal) {
+    const init = {
+      method,
+      headers: {
+        accept,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...settings.headers,
+        ...(headers ?? {}),
+      },
+      body,
+      signal,
+    };
+    if (settings.dispatcher !== undefined) init.dispatcher = settings.dispatcher;
+    const response = await fetchImpl(baseUrl + path, init);
+    // Always read the body: an unread body keeps the connection from
+    // going back to the keep-alive pool.
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, text };
+  }
+
+  return exchange;
+}
+
+function clientTimeout(component, timeoutMs, cause) {
+  return new SsrTimeoutError(
+    `SSR service did not answer${component ? ` for "${component}"` : ""} within ${timeoutMs} ms`,
+    { component, timeoutMs, cause },
+  );
+}
+
+function unreachable(baseUrl, component, error) {
+  return new SsrNetworkError(
+    `cannot reach the SSR service at ${baseUrl}${component ? ` to render "${component}"` : ""}: ${describeCause(error)}`,
+    { component, cause: error },
+  );
+}
+
+// fetch reports a failed connection as "fetch failed" and puts what
+// happened (ECONNREFUSED, ...) in its cause.
+function describeCause(error) {
+  const cause = error?.cause;
+  if (cause && typeof cause === "object") {
+    if (cause.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ""}`;
+    if (cause.message) return cause.message;
+  }
+  return error?.message ?? String(error);
+}
+
+module.exports = { callContext, createTransport };
