@@ -123,7 +123,10 @@ fn main() -> std::process::ExitCode {
         eprintln!("cannot create {}: {e}", cli.out.display());
         return std::process::ExitCode::FAILURE;
     }
-    pool::platform::init(&cli.v8_flags);
+    if let Err(error) = pool::platform::init(&cli.v8_flags) {
+        eprintln!("error: {error}");
+        std::process::exit(2);
+    }
     let result = rt.block_on(async {
         match cli.command {
             Command::Pool { pages, workers } => {

@@ -137,7 +137,7 @@ impl PoolBuilder {
     /// background; see [`RenderPool::wait_ready`].
     pub fn start(self) -> Result<RenderPool, StartError> {
         self.config.validate().map_err(StartError::Config)?;
-        platform::init(&self.v8_flags);
+        platform::init(&self.v8_flags).map_err(StartError::Config)?;
         let workers = self.config.worker_count();
         let (jobs_tx, jobs_rx) = async_channel::bounded(self.config.queue_capacity);
         let (status_tx, status_rx) = watch::channel(PoolStatus::default());

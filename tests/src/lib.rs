@@ -83,7 +83,7 @@ pub fn node_render(bundle: &Path, jobs: &[Job]) -> Vec<NodeResult> {
         .arg("--jobs")
         .arg(&jobs_file)
         .output()
-        .expect("node runs (install Node.js >= 18)");
+        .expect("node runs (install Node.js >= 20.19)");
     assert!(
         output.status.success(),
         "node reference render failed: {}",

@@ -46,7 +46,7 @@ fn expected_html() -> String {
 }
 
 fn cache_file(store: &DiskCodeCache) -> std::path::PathBuf {
-    pool::platform::init(FLAGS);
+    pool::platform::init(FLAGS).unwrap();
     let key = store.key(
         &fixture("basic").hash(),
         pool::platform::cached_data_version_tag(),
@@ -83,7 +83,7 @@ async fn bytes_v8_rejects_are_replaced_by_a_good_cache() {
     let dir = tempfile::tempdir().unwrap();
     let disk = store(dir.path(), FLAGS);
     let key = disk.key(&fixture("basic").hash(), {
-        pool::platform::init(FLAGS);
+        pool::platform::init(FLAGS).unwrap();
         pool::platform::cached_data_version_tag()
     });
     // A well-formed file whose payload is not V8 code cache.
