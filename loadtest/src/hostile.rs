@@ -10,8 +10,6 @@ use bundles::{Bundle, DEFAULT_MAX_BUNDLE_BYTES};
 use pool::{PoolConfig, RenderPool, RenderRequest, Sample};
 use serde_json::json;
 
-use crate::pages;
-
 const HEALTHY: &str = "Page";
 
 /// The component of a hostile kind.
@@ -25,7 +23,7 @@ fn component(kind: &str) -> Result<&'static str, String> {
 }
 
 async fn start(config: PoolConfig) -> Result<RenderPool, String> {
-    let path = pages::fixture("mixed")?;
+    let path = e2e::find_fixture("mixed")?;
     let bundle = Bundle::from_file(path, DEFAULT_MAX_BUNDLE_BYTES).map_err(|e| e.to_string())?;
     let pool = RenderPool::builder(bundle)
         .config(config)

@@ -160,7 +160,7 @@ async fn overhead(page: &Page, samples: &Path) -> Result<(f64, f64, f64), String
 
 /// Extra scenarios on the service: a mix of pages and props, and batches.
 async fn scenarios(opts: &Options, dir: &Path) -> Result<serde_json::Value, String> {
-    let pages_bundle = pages::fixture("pages")?;
+    let pages_bundle = e2e::find_fixture("pages")?;
     let mix = vec![
         Call::render("Table", r#"{"count":200}"#),
         Call::render("App", "{}"),

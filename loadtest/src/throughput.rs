@@ -253,7 +253,7 @@ pub async fn code_cache(
     let (bundle_path, component, props) = match (bundle, component) {
         (Some(b), Some(c)) => (b, c, "{}".to_owned()),
         (None, None) => {
-            let path = pages::fixture("library")?;
+            let path = e2e::find_fixture("library")?;
             (path, "Dashboard".to_owned(), "{}".to_owned())
         }
         _ => return Err("give both --bundle and --component, or neither".into()),
