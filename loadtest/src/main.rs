@@ -16,6 +16,7 @@ mod pages;
 mod plot;
 mod report;
 mod servers;
+mod tally;
 mod throughput;
 
 use std::path::PathBuf;

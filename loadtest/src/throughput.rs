@@ -9,9 +9,9 @@ use bundles::{Bundle, ContentHash, DEFAULT_MAX_BUNDLE_BYTES};
 use pool::{CodeCacheStore, PoolConfig, RenderPool, RenderRequest, Sample};
 use serde_json::json;
 
-use crate::http;
 use crate::node;
 use crate::pages::{self, Page};
+use crate::tally::Tally;
 
 /// Throughput and latency of one closed-loop run.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -54,8 +54,7 @@ pub async fn closed_loop(
             let pool = pool.clone();
             let request = RenderRequest::new(page.component, page.props.clone());
             tokio::spawn(async move {
-                let mut hist = http::histogram();
-                let mut errors = 0u64;
+                let mut tally = Tally::default();
                 loop {
                     let started = Instant::now();
                     if started >= end {
@@ -63,24 +62,19 @@ pub async fn closed_loop(
                     }
                     let ok = pool.render(request.clone()).await.is_ok();
                     if started >= warm_until {
-                        if ok {
-                            hist.record(started.elapsed().as_micros().max(1) as u64)
-                                .ok();
-                        } else {
-                            errors += 1;
-                        }
+                        tally.record(ok, started.elapsed());
                     }
                 }
-                (hist, errors)
+                tally
             })
         })
         .collect();
-    let (hist, errors) = http::merge(tasks).await.expect("bench tasks");
+    let tally = Tally::merge(tasks).await.expect("bench tasks");
     Run {
-        renders_per_sec: hist.len() as f64 / seconds.as_secs_f64(),
-        p50_us: hist.value_at_quantile(0.5),
-        p99_us: hist.value_at_quantile(0.99),
-        errors,
+        renders_per_sec: tally.hist.len() as f64 / seconds.as_secs_f64(),
+        p50_us: tally.hist.value_at_quantile(0.5),
+        p99_us: tally.hist.value_at_quantile(0.99),
+        errors: tally.errors,
     }
 }
 
