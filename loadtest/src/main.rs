@@ -9,7 +9,7 @@
 //! ssr-bench code-cache [--bundle FILE --component NAME]
 //! ```
 
-mod hostile;
+mod bench;
 mod http;
 mod node;
 mod pages;
@@ -17,7 +17,6 @@ mod plot;
 mod report;
 mod servers;
 mod tally;
-mod throughput;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -128,13 +127,13 @@ fn main() -> std::process::ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Pool { pages, workers } => {
-                throughput::pool_vs_node(&pages, workers, seconds, &cli.out).await
+                bench::pool::run(&pages, workers, seconds, &cli.out).await
             }
             Command::SemiSpace { sizes, pages } => {
-                throughput::semi_space(&pages, &sizes, seconds, &cli.out).await
+                bench::semi_space::run(&pages, &sizes, seconds, &cli.out).await
             }
             Command::FreshContext { pages } => {
-                throughput::fresh_context(&pages, seconds, &cli.out).await
+                bench::fresh_context::run(&pages, seconds, &cli.out).await
             }
             Command::Report {
                 pages,
@@ -172,13 +171,14 @@ fn main() -> std::process::ExitCode {
                 heap_limit_mb,
             } => {
                 let timeout = Duration::from_millis(timeout_ms);
-                hostile::run(&kinds, percent, timeout, heap_limit_mb, seconds, &cli.out).await
+                bench::hostile::run(&kinds, percent, timeout, heap_limit_mb, seconds, &cli.out)
+                    .await
             }
             Command::CodeCache {
                 bundle,
                 component,
                 runs,
-            } => throughput::code_cache(&cli.v8_flags, bundle, component, runs, &cli.out).await,
+            } => bench::code_cache::run(&cli.v8_flags, bundle, component, runs, &cli.out).await,
         }
     });
     match result {

@@ -32,6 +32,12 @@ pub fn page(name: &str) -> Result<Page, String> {
     })
 }
 
+/// Every page of `names`, in order; fails before anything runs on an unknown
+/// page or a missing bundle.
+pub fn pages(names: &[String]) -> Result<Vec<Page>, String> {
+    names.iter().map(|name| page(name)).collect()
+}
+
 /// 200 products in four currencies.
 fn price_list() -> serde_json::Value {
     let items: Vec<_> = (0..200)
