@@ -1,6 +1,7 @@
-// HTTP front end shared by the Node baseline servers (cluster-server.mjs and
-// ivm-server.mjs). It speaks the subset of the ssr-pool HTTP API that the load
-// generator uses, with the same status codes and error shape:
+// What the Node baseline servers (cluster-server.mjs and ivm-server.mjs)
+// share: their common command-line flags, start-up failure and shutdown, and
+// the HTTP front end. It speaks the subset of the ssr-pool HTTP API that the
+// load generator uses, with the same status codes and error shape:
 //
 //   POST /render {"component", "props"?, "timeoutMs"?}
 //        -> 200 text/html; charset=utf-8 (or, with Accept: application/json,
@@ -83,6 +84,21 @@ export function parseArgs(argv, spec, usageLine) {
     if (required && args[name] === undefined) usage(`--${name} is required`);
   }
   return args;
+}
+
+/**
+ * The command line of a baseline server: --port, --host and --bundle, then
+ * the server's own `flags`, then --max-body-bytes.
+ */
+export function parseServerArgs(argv, { defaultPort, flags, usageLine }) {
+  const spec = {
+    port: { default: defaultPort, parse: integer(0), help: "TCP port (0 = any free port)" },
+    host: { default: "127.0.0.1", help: "address to listen on" },
+    bundle: { required: true, help: "server bundle (classic script calling SsrPool.register)" },
+    ...flags,
+    "max-body-bytes": { default: DEFAULT_MAX_BODY_BYTES, parse: integer(1), help: "request body limit" },
+  };
+  return parseArgs(argv, spec, usageLine);
 }
 
 /** Parser for non-negative integer flags. */
@@ -252,4 +268,17 @@ export function withDeadline(promise, ms) {
     timer = setTimeout(() => reject(renderTimeout(ms)), ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Reports that the bundle failed to load (`program: bundle PATH failed to load: NAME: MESSAGE`) and exits 2. */
+export function exitBundleFailed(program, bundlePath, { name, message }) {
+  process.stderr.write(`${program}: bundle ${bundlePath} failed to load: ${name}: ${message}\n`);
+  process.exit(2);
+}
+
+/** Stops accepting connections, closes idle ones and exits 0 once the server is closed (after 2 s at most). */
+export function closeAndExit(server) {
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
 }
