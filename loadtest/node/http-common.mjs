@@ -159,6 +159,82 @@ function parseRenderBody(text) {
   return { component: body.component, propsJson, timeoutMs };
 }
 
+function respondFailure(res, error) {
+  if (error instanceof RenderFailure) {
+    sendError(res, error.status, error.code, error.message, error.details);
+  } else {
+    sendError(res, 500, "render_error", `render failed: ${error?.message ?? String(error)}`);
+  }
+}
+
+function respondHtml(req, res, html, started) {
+  if (wantsJson(req)) {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    sendJson(res, 200, { html, durationMs: ms, renderMs: ms });
+    return;
+  }
+  res.writeHead(200, {
+    "content-type": "text/html; charset=utf-8",
+    "content-length": Buffer.byteLength(html),
+  });
+  res.end(html);
+}
+
+// POST /render with the body `text`.
+function handleRender(render, req, res, text) {
+  const request = parseRenderBody(text);
+  if (typeof request === "string") {
+    sendError(res, 400, "bad_request", request);
+    return;
+  }
+  const started = process.hrtime.bigint();
+  let result;
+  try {
+    result = render(request.component, request.propsJson, request.timeoutMs);
+  } catch (error) {
+    respondFailure(res, error);
+    return;
+  }
+  if (typeof result === "string") {
+    respondHtml(req, res, result, started);
+    return;
+  }
+  result.then(
+    (html) => respondHtml(req, res, html, started),
+    (error) => respondFailure(res, error),
+  );
+}
+
+// Reads the request body as UTF-8 and passes it to `onText`, or answers 413
+// once it is larger than `maxBodyBytes` (announced or received).
+function readBody(req, res, maxBodyBytes, onText) {
+  const tooLargeMessage = `request body is larger than the limit of ${maxBodyBytes} bytes`;
+  const announced = Number(req.headers["content-length"]);
+  if (announced > maxBodyBytes) {
+    sendError(res, 413, "body_too_large", tooLargeMessage);
+    req.resume();
+    return;
+  }
+  const chunks = [];
+  let size = 0;
+  let tooLarge = false;
+  req.on("data", (chunk) => {
+    if (tooLarge) return;
+    size += chunk.length;
+    if (size > maxBodyBytes) {
+      tooLarge = true;
+      sendError(res, 413, "body_too_large", tooLargeMessage);
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on("end", () => {
+    if (tooLarge) return;
+    onText(chunks.length === 1 ? chunks[0].toString("utf8") : Buffer.concat(chunks).toString("utf8"));
+  });
+  req.on("error", () => {});
+}
+
 /**
  * Creates (does not start) the HTTP server.
  *
@@ -167,79 +243,10 @@ function parseRenderBody(text) {
  *   readiness() -> {ready: boolean, ...} (the /ready body)
  */
 export function createRenderServer({ render, readiness, maxBodyBytes = DEFAULT_MAX_BODY_BYTES }) {
-  function respondFailure(res, error) {
-    if (error instanceof RenderFailure) {
-      sendError(res, error.status, error.code, error.message, error.details);
-    } else {
-      sendError(res, 500, "render_error", `render failed: ${error?.message ?? String(error)}`);
-    }
-  }
-
-  function respondHtml(req, res, html, started) {
-    if (wantsJson(req)) {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      sendJson(res, 200, { html, durationMs: ms, renderMs: ms });
-      return;
-    }
-    res.writeHead(200, {
-      "content-type": "text/html; charset=utf-8",
-      "content-length": Buffer.byteLength(html),
-    });
-    res.end(html);
-  }
-
-  function handleRender(req, res, text) {
-    const request = parseRenderBody(text);
-    if (typeof request === "string") {
-      sendError(res, 400, "bad_request", request);
-      return;
-    }
-    const started = process.hrtime.bigint();
-    let result;
-    try {
-      result = render(request.component, request.propsJson, request.timeoutMs);
-    } catch (error) {
-      respondFailure(res, error);
-      return;
-    }
-    if (typeof result === "string") {
-      respondHtml(req, res, result, started);
-      return;
-    }
-    result.then(
-      (html) => respondHtml(req, res, html, started),
-      (error) => respondFailure(res, error),
-    );
-  }
-
   const server = http.createServer((req, res) => {
     const path = req.url.split("?", 1)[0];
     if (path === "/render" && req.method === "POST") {
-      const announced = Number(req.headers["content-length"]);
-      if (announced > maxBodyBytes) {
-        sendError(res, 413, "body_too_large", `request body is larger than the limit of ${maxBodyBytes} bytes`);
-        req.resume();
-        return;
-      }
-      const chunks = [];
-      let size = 0;
-      let tooLarge = false;
-      req.on("data", (chunk) => {
-        if (tooLarge) return;
-        size += chunk.length;
-        if (size > maxBodyBytes) {
-          tooLarge = true;
-          sendError(res, 413, "body_too_large", `request body is larger than the limit of ${maxBodyBytes} bytes`);
-          return;
-        }
-        chunks.push(chunk);
-      });
-      req.on("end", () => {
-        if (tooLarge) return;
-        const text = chunks.length === 1 ? chunks[0].toString("utf8") : Buffer.concat(chunks).toString("utf8");
-        handleRender(req, res, text);
-      });
-      req.on("error", () => {});
+      readBody(req, res, maxBodyBytes, (text) => handleRender(render, req, res, text));
       return;
     }
     // Other routes take no body; drain anything sent anyway.
