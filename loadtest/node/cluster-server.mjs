@@ -18,28 +18,25 @@ import { fileURLToPath } from "node:url";
 
 import { describeError, loadBundle } from "../../tests/node/runtime.mjs";
 import {
-  DEFAULT_MAX_BODY_BYTES,
   RenderFailure,
+  closeAndExit,
   createRenderServer,
+  exitBundleFailed,
   integer,
   notAString,
-  parseArgs,
+  parseServerArgs,
   renderThrew,
   unknownComponent,
   withDeadline,
 } from "./http-common.mjs";
 
-const args = parseArgs(
-  process.argv.slice(2),
-  {
-    port: { default: 3001, parse: integer(0), help: "TCP port (0 = any free port)" },
-    host: { default: "127.0.0.1", help: "address to listen on" },
-    bundle: { required: true, help: "server bundle (classic script calling SsrPool.register)" },
+const args = parseServerArgs(process.argv.slice(2), {
+  defaultPort: 3001,
+  flags: {
     workers: { default: os.availableParallelism(), parse: integer(1), help: "worker processes" },
-    "max-body-bytes": { default: DEFAULT_MAX_BODY_BYTES, parse: integer(1), help: "request body limit" },
   },
-  "cluster-server.mjs --port P --bundle FILE [--workers N] [--host ADDR]",
-);
+  usageLine: "cluster-server.mjs --port P --bundle FILE [--workers N] [--host ADDR]",
+});
 
 if (cluster.isPrimary) runPrimary();
 else runWorker();
@@ -109,9 +106,7 @@ function runWorker() {
   try {
     bundle = loadBundle(readFileSync(bundlePath, "utf8"), { filename: bundlePath });
   } catch (error) {
-    const { name, message } = describeError(error);
-    process.stderr.write(`cluster-server: bundle ${bundlePath} failed to load: ${name}: ${message}\n`);
-    process.exit(2);
+    exitBundleFailed("cluster-server", bundlePath, describeError(error));
   }
 
   let readiness = { ready: false, workers: args.workers, readyWorkers: 0 };
@@ -154,11 +149,7 @@ function runWorker() {
   });
   server.listen(args.port, args.host);
 
-  process.on("SIGTERM", () => {
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-    setTimeout(() => process.exit(0), 2000).unref();
-  });
+  process.on("SIGTERM", () => closeAndExit(server));
   // The primary handles Ctrl-C for the whole group.
   process.on("SIGINT", () => {});
 }

@@ -1,6 +1,7 @@
-// HTTP front end shared by the Node baseline servers (cluster-server.mjs and
-// ivm-server.mjs). It speaks the subset of the ssr-pool HTTP API that the load
-// generator uses, with the same status codes and error shape:
+// What the Node baseline servers (cluster-server.mjs and ivm-server.mjs)
+// share: their common command-line flags, start-up failure and shutdown, and
+// the HTTP front end. It speaks the subset of the ssr-pool HTTP API that the
+// load generator uses, with the same status codes and error shape:
 //
 //   POST /render {"component", "props"?, "timeoutMs"?}
 //        -> 200 text/html; charset=utf-8 (or, with Accept: application/json,
@@ -85,6 +86,21 @@ export function parseArgs(argv, spec, usageLine) {
   return args;
 }
 
+/**
+ * The command line of a baseline server: --port, --host and --bundle, then
+ * the server's own `flags`, then --max-body-bytes.
+ */
+export function parseServerArgs(argv, { defaultPort, flags, usageLine }) {
+  const spec = {
+    port: { default: defaultPort, parse: integer(0), help: "TCP port (0 = any free port)" },
+    host: { default: "127.0.0.1", help: "address to listen on" },
+    bundle: { required: true, help: "server bundle (classic script calling SsrPool.register)" },
+    ...flags,
+    "max-body-bytes": { default: DEFAULT_MAX_BODY_BYTES, parse: integer(1), help: "request body limit" },
+  };
+  return parseArgs(argv, spec, usageLine);
+}
+
 /** Parser for non-negative integer flags. */
 export function integer(min = 0) {
   return (value) => {
@@ -143,6 +159,82 @@ function parseRenderBody(text) {
   return { component: body.component, propsJson, timeoutMs };
 }
 
+function respondFailure(res, error) {
+  if (error instanceof RenderFailure) {
+    sendError(res, error.status, error.code, error.message, error.details);
+  } else {
+    sendError(res, 500, "render_error", `render failed: ${error?.message ?? String(error)}`);
+  }
+}
+
+function respondHtml(req, res, html, started) {
+  if (wantsJson(req)) {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    sendJson(res, 200, { html, durationMs: ms, renderMs: ms });
+    return;
+  }
+  res.writeHead(200, {
+    "content-type": "text/html; charset=utf-8",
+    "content-length": Buffer.byteLength(html),
+  });
+  res.end(html);
+}
+
+// POST /render with the body `text`.
+function handleRender(render, req, res, text) {
+  const request = parseRenderBody(text);
+  if (typeof request === "string") {
+    sendError(res, 400, "bad_request", request);
+    return;
+  }
+  const started = process.hrtime.bigint();
+  let result;
+  try {
+    result = render(request.component, request.propsJson, request.timeoutMs);
+  } catch (error) {
+    respondFailure(res, error);
+    return;
+  }
+  if (typeof result === "string") {
+    respondHtml(req, res, result, started);
+    return;
+  }
+  result.then(
+    (html) => respondHtml(req, res, html, started),
+    (error) => respondFailure(res, error),
+  );
+}
+
+// Reads the request body as UTF-8 and passes it to `onText`, or answers 413
+// once it is larger than `maxBodyBytes` (announced or received).
+function readBody(req, res, maxBodyBytes, onText) {
+  const tooLargeMessage = `request body is larger than the limit of ${maxBodyBytes} bytes`;
+  const announced = Number(req.headers["content-length"]);
+  if (announced > maxBodyBytes) {
+    sendError(res, 413, "body_too_large", tooLargeMessage);
+    req.resume();
+    return;
+  }
+  const chunks = [];
+  let size = 0;
+  let tooLarge = false;
+  req.on("data", (chunk) => {
+    if (tooLarge) return;
+    size += chunk.length;
+    if (size > maxBodyBytes) {
+      tooLarge = true;
+      sendError(res, 413, "body_too_large", tooLargeMessage);
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on("end", () => {
+    if (tooLarge) return;
+    onText(chunks.length === 1 ? chunks[0].toString("utf8") : Buffer.concat(chunks).toString("utf8"));
+  });
+  req.on("error", () => {});
+}
+
 /**
  * Creates (does not start) the HTTP server.
  *
@@ -151,79 +243,10 @@ function parseRenderBody(text) {
  *   readiness() -> {ready: boolean, ...} (the /ready body)
  */
 export function createRenderServer({ render, readiness, maxBodyBytes = DEFAULT_MAX_BODY_BYTES }) {
-  function respondFailure(res, error) {
-    if (error instanceof RenderFailure) {
-      sendError(res, error.status, error.code, error.message, error.details);
-    } else {
-      sendError(res, 500, "render_error", `render failed: ${error?.message ?? String(error)}`);
-    }
-  }
-
-  function respondHtml(req, res, html, started) {
-    if (wantsJson(req)) {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      sendJson(res, 200, { html, durationMs: ms, renderMs: ms });
-      return;
-    }
-    res.writeHead(200, {
-      "content-type": "text/html; charset=utf-8",
-      "content-length": Buffer.byteLength(html),
-    });
-    res.end(html);
-  }
-
-  function handleRender(req, res, text) {
-    const request = parseRenderBody(text);
-    if (typeof request === "string") {
-      sendError(res, 400, "bad_request", request);
-      return;
-    }
-    const started = process.hrtime.bigint();
-    let result;
-    try {
-      result = render(request.component, request.propsJson, request.timeoutMs);
-    } catch (error) {
-      respondFailure(res, error);
-      return;
-    }
-    if (typeof result === "string") {
-      respondHtml(req, res, result, started);
-      return;
-    }
-    result.then(
-      (html) => respondHtml(req, res, html, started),
-      (error) => respondFailure(res, error),
-    );
-  }
-
   const server = http.createServer((req, res) => {
     const path = req.url.split("?", 1)[0];
     if (path === "/render" && req.method === "POST") {
-      const announced = Number(req.headers["content-length"]);
-      if (announced > maxBodyBytes) {
-        sendError(res, 413, "body_too_large", `request body is larger than the limit of ${maxBodyBytes} bytes`);
-        req.resume();
-        return;
-      }
-      const chunks = [];
-      let size = 0;
-      let tooLarge = false;
-      req.on("data", (chunk) => {
-        if (tooLarge) return;
-        size += chunk.length;
-        if (size > maxBodyBytes) {
-          tooLarge = true;
-          sendError(res, 413, "body_too_large", `request body is larger than the limit of ${maxBodyBytes} bytes`);
-          return;
-        }
-        chunks.push(chunk);
-      });
-      req.on("end", () => {
-        if (tooLarge) return;
-        const text = chunks.length === 1 ? chunks[0].toString("utf8") : Buffer.concat(chunks).toString("utf8");
-        handleRender(req, res, text);
-      });
-      req.on("error", () => {});
+      readBody(req, res, maxBodyBytes, (text) => handleRender(render, req, res, text));
       return;
     }
     // Other routes take no body; drain anything sent anyway.
@@ -252,4 +275,17 @@ export function withDeadline(promise, ms) {
     timer = setTimeout(() => reject(renderTimeout(ms)), ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Reports that the bundle failed to load (`program: bundle PATH failed to load: NAME: MESSAGE`) and exits 2. */
+export function exitBundleFailed(program, bundlePath, { name, message }) {
+  process.stderr.write(`${program}: bundle ${bundlePath} failed to load: ${name}: ${message}\n`);
+  process.exit(2);
+}
+
+/** Stops accepting connections, closes idle ones and exits 0 once the server is closed (after 2 s at most). */
+export function closeAndExit(server) {
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
 }

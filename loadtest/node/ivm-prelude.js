@@ -291,47 +291,11 @@
         emit(0xfffd);
       };
       for (let i = 0; i < bytes.length; i++) {
-        const byte = bytes[i];
-        if (this.#needed === 0) {
-          if (byte <= 0x7f) emit(byte);
-          else if (byte >= 0xc2 && byte <= 0xdf) {
-            this.#needed = 1;
-            this.#codePoint = byte & 0x1f;
-          } else if (byte >= 0xe0 && byte <= 0xef) {
-            if (byte === 0xe0) this.#lower = 0xa0;
-            if (byte === 0xed) this.#upper = 0x9f;
-            this.#needed = 2;
-            this.#codePoint = byte & 0x0f;
-          } else if (byte >= 0xf0 && byte <= 0xf4) {
-            if (byte === 0xf0) this.#lower = 0x90;
-            if (byte === 0xf4) this.#upper = 0x8f;
-            this.#needed = 3;
-            this.#codePoint = byte & 0x07;
-          } else error();
-          continue;
-        }
-        if (byte < this.#lower || byte > this.#upper) {
-          this.#needed = this.#seen = this.#codePoint = 0;
-          this.#lower = 0x80;
-          this.#upper = 0xbf;
-          error();
-          i--; // the byte starts over
-          continue;
-        }
-        this.#lower = 0x80;
-        this.#upper = 0xbf;
-        this.#codePoint = (this.#codePoint << 6) | (byte & 0x3f);
-        if (++this.#seen === this.#needed) {
-          const cp = this.#codePoint;
-          this.#needed = this.#seen = this.#codePoint = 0;
-          emit(cp);
-        }
+        if (this.#feed(bytes[i], emit, error)) i--; // the byte starts over
       }
       if (!stream) {
         if (this.#needed !== 0) {
-          this.#needed = this.#seen = this.#codePoint = 0;
-          this.#lower = 0x80;
-          this.#upper = 0xbf;
+          this.#clearSequence();
           error();
         }
         this.#bomChecked = false;
@@ -340,10 +304,59 @@
       return chunks;
     }
 
-    #reset() {
+    // One byte: `emit`s a code point when a sequence completes, calls
+    // `error` on an invalid byte; true when the byte must be read again as
+    // the start of a new sequence.
+    #feed(byte, emit, error) {
+      if (this.#needed === 0) {
+        this.#lead(byte, emit, error);
+        return false;
+      }
+      if (byte < this.#lower || byte > this.#upper) {
+        this.#clearSequence();
+        error();
+        return true;
+      }
+      this.#lower = 0x80;
+      this.#upper = 0xbf;
+      this.#codePoint = (this.#codePoint << 6) | (byte & 0x3f);
+      if (++this.#seen === this.#needed) {
+        const cp = this.#codePoint;
+        this.#needed = this.#seen = this.#codePoint = 0;
+        emit(cp);
+      }
+      return false;
+    }
+
+    // A byte outside a sequence: ASCII, the lead byte of a sequence, or an
+    // error.
+    #lead(byte, emit, error) {
+      if (byte <= 0x7f) emit(byte);
+      else if (byte >= 0xc2 && byte <= 0xdf) {
+        this.#needed = 1;
+        this.#codePoint = byte & 0x1f;
+      } else if (byte >= 0xe0 && byte <= 0xef) {
+        if (byte === 0xe0) this.#lower = 0xa0;
+        if (byte === 0xed) this.#upper = 0x9f;
+        this.#needed = 2;
+        this.#codePoint = byte & 0x0f;
+      } else if (byte >= 0xf0 && byte <= 0xf4) {
+        if (byte === 0xf0) this.#lower = 0x90;
+        if (byte === 0xf4) this.#upper = 0x8f;
+        this.#needed = 3;
+        this.#codePoint = byte & 0x07;
+      } else error();
+    }
+
+    // Forgets a partly read sequence.
+    #clearSequence() {
       this.#needed = this.#seen = this.#codePoint = 0;
       this.#lower = 0x80;
       this.#upper = 0xbf;
+    }
+
+    #reset() {
+      this.#clearSequence();
       this.#bomChecked = false;
     }
   }

@@ -25,12 +25,13 @@ import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 
 import {
-  DEFAULT_MAX_BODY_BYTES,
   RenderFailure,
+  closeAndExit,
   createRenderServer,
+  exitBundleFailed,
   integer,
   notAString,
-  parseArgs,
+  parseServerArgs,
   renderThrew,
   renderTimeout,
   unknownComponent,
@@ -53,20 +54,16 @@ try {
   process.exit(2);
 }
 
-const args = parseArgs(
-  process.argv.slice(2),
-  {
-    port: { default: 3002, parse: integer(0), help: "TCP port (0 = any free port)" },
-    host: { default: "127.0.0.1", help: "address to listen on" },
-    bundle: { required: true, help: "server bundle (classic script calling SsrPool.register)" },
+const args = parseServerArgs(process.argv.slice(2), {
+  defaultPort: 3002,
+  flags: {
     isolates: { default: os.availableParallelism(), parse: integer(1), help: "isolates in the pool" },
     "memory-limit": { default: 128, parse: integer(8), help: "isolate memoryLimit in MB" },
     "queue-capacity": { default: 1024, parse: integer(0), help: "requests waiting for an isolate before 503" },
     "load-timeout-ms": { default: 30000, parse: integer(1), help: "limit for running the bundle once" },
-    "max-body-bytes": { default: DEFAULT_MAX_BODY_BYTES, parse: integer(1), help: "request body limit" },
   },
-  "node --no-node-snapshot ivm-server.mjs --port P --bundle FILE [--isolates N] [--memory-limit MB]",
-);
+  usageLine: "node --no-node-snapshot ivm-server.mjs --port P --bundle FILE [--isolates N] [--memory-limit MB]",
+});
 
 const bundlePath = path.resolve(args.bundle);
 const bundleCode = readFileSync(bundlePath, "utf8");
@@ -250,16 +247,10 @@ try {
   await slots[0].start();
   await Promise.all(slots.slice(1).map((slot) => slot.start()));
 } catch (error) {
-  process.stderr.write(`ivm-server: bundle ${bundlePath} failed to load: ${error?.name ?? "Error"}: ${error?.message ?? error}\n`);
-  process.exit(2);
+  exitBundleFailed("ivm-server", bundlePath, { name: error?.name ?? "Error", message: error?.message ?? error });
 }
 for (const slot of slots) release(slot);
 process.stdout.write(`ready ${server.address().port} isolates=${slots.length} memoryLimit=${args["memory-limit"]}\n`);
 
-function stop() {
-  server.close(() => process.exit(0));
-  server.closeIdleConnections();
-  setTimeout(() => process.exit(0), 2000).unref();
-}
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
+process.on("SIGTERM", () => closeAndExit(server));
+process.on("SIGINT", () => closeAndExit(server));

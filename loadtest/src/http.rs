@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
+
+use crate::tally::Tally;
 
 /// One request of a scenario: a POST with a JSON body, or a GET when the
 /// body is empty.
@@ -74,10 +75,11 @@ pub struct LoadResult {
 }
 
 impl LoadResult {
-    fn from(hist: &Histogram<u64>, errors: u64, seconds: f64) -> Self {
+    fn from(tally: &Tally, seconds: f64) -> Self {
+        let hist = &tally.hist;
         Self {
             requests: hist.len(),
-            errors,
+            errors: tally.errors,
             seconds,
             per_sec: hist.len() as f64 / seconds,
             p50_us: hist.value_at_quantile(0.5),
@@ -88,24 +90,6 @@ impl LoadResult {
             mean_us: hist.mean(),
         }
     }
-}
-
-/// Joins per-task (histogram, errors) results into one.
-pub async fn merge(
-    tasks: Vec<tokio::task::JoinHandle<(Histogram<u64>, u64)>>,
-) -> Result<(Histogram<u64>, u64), String> {
-    let mut hist = histogram();
-    let mut errors = 0;
-    for t in tasks {
-        let (h, e) = t.await.map_err(|e| e.to_string())?;
-        hist.add(h).map_err(|e| e.to_string())?;
-        errors += e;
-    }
-    Ok((hist, errors))
-}
-
-pub fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds")
 }
 
 /// Refuses anything but loopback targets.
@@ -265,8 +249,7 @@ pub async fn closed_loop(
         let sent = Arc::clone(&sent);
         let mut sender = connect(addr).await?;
         tasks.push(tokio::spawn(async move {
-            let mut hist = histogram();
-            let mut errors = 0u64;
+            let mut tally = Tally::default();
             let mut i = c;
             loop {
                 let started = Instant::now();
@@ -287,20 +270,15 @@ pub async fn closed_loop(
                 };
                 if started >= begin {
                     sent.fetch_add(1, Ordering::Relaxed);
-                    if ok {
-                        hist.record(started.elapsed().as_micros().max(1) as u64)
-                            .ok();
-                    } else {
-                        errors += 1;
-                    }
+                    tally.record(ok, started.elapsed());
                 }
             }
-            (hist, errors)
+            tally
         }));
     }
-    let (hist, errors) = merge(tasks).await?;
+    let tally = Tally::merge(tasks).await?;
     let seconds = (Instant::now().min(end) - begin).as_secs_f64().max(1e-3);
-    Ok(LoadResult::from(&hist, errors, seconds))
+    Ok(LoadResult::from(&tally, seconds))
 }
 
 /// Starts requests at `rate` per second for `duration`, each on an idle
@@ -341,16 +319,13 @@ pub async fn open_loop(
             Ok::<_, String>((result.map(|(s, _)| s == 200).unwrap_or(false), latency))
         }));
     }
-    let mut hist = histogram();
-    let mut errors = 0;
+    let mut tally = Tally::default();
     for t in tasks {
         match t.await.map_err(|e| e.to_string())? {
-            Ok((true, latency)) => {
-                hist.record(latency.as_micros().max(1) as u64).ok();
-            }
-            _ => errors += 1,
+            Ok((ok, latency)) => tally.record(ok, latency),
+            // No connection to send it on.
+            Err(_) => tally.errors += 1,
         }
     }
-    let seconds = duration.as_secs_f64();
-    Ok(LoadResult::from(&hist, errors, seconds))
+    Ok(LoadResult::from(&tally, duration.as_secs_f64()))
 }

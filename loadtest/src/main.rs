@@ -1,22 +1,33 @@
-//! `ssr-bench`: throughput of the render pool against plain Node
-//! `renderToString` on the same bundle and props, run side by side on the
-//! same machine. Results are ratios; absolute numbers are only context.
+//! `ssr-bench`: benchmarks of the render pool and of the service against
+//! plain Node on the same bundles and props, run side by side on the same
+//! machine. Results are ratios; absolute numbers are only context. Each
+//! subcommand prints a summary and writes JSON (the report also Markdown
+//! and SVG plots) to `--out`.
 //!
 //! ```text
-//! ssr-bench pool [--seconds 5] [--pages table,divs,app,pricelist]
-//! ssr-bench semi-space [--sizes 1,2,4,8,16,32,64]
-//! ssr-bench fresh-context
-//! ssr-bench code-cache [--bundle FILE --component NAME]
+//! ssr-bench [--seconds 5] [--v8-flags FLAGS] [--out loadtest/out] COMMAND
+//!
+//! ssr-bench pool [--pages table,divs,app,pricelist] [--workers N]
+//! ssr-bench semi-space [--sizes 1,2,4,8,16,32,64] [--pages table,app]
+//! ssr-bench fresh-context [--pages table,app]
+//! ssr-bench code-cache [--bundle FILE --component NAME] [--runs 10]
+//! ssr-bench hostile [--kinds loop,alloc,throw] [--percent 10] [--timeout-ms 100] [--heap-limit-mb 128]
+//! ssr-bench report [--pages table,divs,app] [--workers N] [--baselines b2,b3|none]
 //! ```
+//!
+//! `pool`, `semi-space`, `fresh-context`, `code-cache` and `hostile` drive a
+//! pool in this process (against `tests/node/bench.mjs` where Node is the
+//! baseline); `report` drives the `ssr-pool` binary and the Node servers of
+//! `loadtest/node/` over HTTP.
 
-mod hostile;
+mod bench;
 mod http;
 mod node;
 mod pages;
 mod plot;
 mod report;
 mod servers;
-mod throughput;
+mod tally;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -118,76 +129,72 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let seconds = Duration::from_secs_f64(cli.seconds);
     if let Err(e) = std::fs::create_dir_all(&cli.out) {
         eprintln!("cannot create {}: {e}", cli.out.display());
         return std::process::ExitCode::FAILURE;
     }
-    if let Err(error) = pool::platform::init(&cli.v8_flags) {
-        eprintln!("error: {error}");
-        std::process::exit(2);
+    if let Err(e) = pool::platform::init(&cli.v8_flags) {
+        eprintln!("error: {e}");
+        return std::process::ExitCode::FAILURE;
     }
-    let result = rt.block_on(async {
-        match cli.command {
-            Command::Pool { pages, workers } => {
-                throughput::pool_vs_node(&pages, workers, seconds, &cli.out).await
-            }
-            Command::SemiSpace { sizes, pages } => {
-                throughput::semi_space(&pages, &sizes, seconds, &cli.out).await
-            }
-            Command::FreshContext { pages } => {
-                throughput::fresh_context(&pages, seconds, &cli.out).await
-            }
-            Command::Report {
-                pages,
-                workers,
-                baselines,
-            } => {
-                let baselines = baselines
-                    .iter()
-                    .filter(|b| *b != "none")
-                    .map(|b| match b.as_str() {
-                        "b2" => Ok(servers::Kind::NodeCluster),
-                        "b3" => Ok(servers::Kind::IsolatedVm),
-                        other => Err(format!("unknown baseline {other} (b2, b3)")),
-                    })
-                    .collect::<Result<Vec<_>, _>>();
-                match baselines {
-                    Ok(baselines) => {
-                        let options = report::Options {
-                            pages,
-                            workers: workers.unwrap_or_else(|| {
-                                std::thread::available_parallelism().map_or(1, |n| n.get())
-                            }),
-                            seconds,
-                            baselines,
-                        };
-                        report::run(options, &cli.out).await
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            Command::Hostile {
-                kinds,
-                percent,
-                timeout_ms,
-                heap_limit_mb,
-            } => {
-                let timeout = Duration::from_millis(timeout_ms);
-                hostile::run(&kinds, percent, timeout, heap_limit_mb, seconds, &cli.out).await
-            }
-            Command::CodeCache {
-                bundle,
-                component,
-                runs,
-            } => throughput::code_cache(&cli.v8_flags, bundle, component, runs, &cli.out).await,
-        }
-    });
-    match result {
+    match rt.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let seconds = Duration::from_secs_f64(cli.seconds);
+    let out = &cli.out;
+    match cli.command {
+        Command::Pool { pages, workers } => bench::pool::run(&pages, workers, seconds, out).await,
+        Command::SemiSpace { sizes, pages } => {
+            bench::semi_space::run(&pages, &sizes, seconds, out).await
+        }
+        Command::FreshContext { pages } => bench::fresh_context::run(&pages, seconds, out).await,
+        Command::Report {
+            pages,
+            workers,
+            baselines,
+        } => {
+            let options = report::Options {
+                pages,
+                workers: workers
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                seconds,
+                baselines: baseline_kinds(&baselines)?,
+            };
+            report::run(options, out).await
+        }
+        Command::Hostile {
+            kinds,
+            percent,
+            timeout_ms,
+            heap_limit_mb,
+        } => {
+            let timeout = Duration::from_millis(timeout_ms);
+            bench::hostile::run(&kinds, percent, timeout, heap_limit_mb, seconds, out).await
+        }
+        Command::CodeCache {
+            bundle,
+            component,
+            runs,
+        } => bench::code_cache::run(&cli.v8_flags, bundle, component, runs, out).await,
+    }
+}
+
+/// The servers of `--baselines` (`none` names none).
+fn baseline_kinds(names: &[String]) -> Result<Vec<servers::Kind>, String> {
+    names
+        .iter()
+        .filter(|b| *b != "none")
+        .map(|b| match b.as_str() {
+            "b2" => Ok(servers::Kind::NodeCluster),
+            "b3" => Ok(servers::Kind::IsolatedVm),
+            other => Err(format!("unknown baseline {other} (b2, b3)")),
+        })
+        .collect()
 }

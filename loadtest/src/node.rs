@@ -1,12 +1,12 @@
 //! The Node baseline: `tests/node/bench.mjs` renders the same bundle and
 //! props with react-dom/server in a tight single-threaded loop.
 
-use std::process::Command;
+use std::ffi::OsStr;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::pages::{repo_root, Page};
+use crate::pages::Page;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -22,27 +22,20 @@ pub fn bench(page: &Page, seconds: Duration) -> Result<NodeResult, String> {
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let props = dir.join(format!("{}.json", page.name));
     std::fs::write(&props, &page.props).map_err(|e| e.to_string())?;
-    let output = Command::new("node")
-        .arg(repo_root().join("tests/node/bench.mjs"))
-        .arg("--bundle")
-        .arg(&page.bundle)
-        .args(["--component", page.component])
-        .arg("--props-file")
-        .arg(&props)
-        .args([
-            "--seconds",
-            &seconds.as_secs_f64().to_string(),
-            "--warmup",
-            "1",
-        ])
-        .output()
-        .map_err(|e| format!("cannot run node: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "node bench failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let line = String::from_utf8_lossy(&output.stdout);
+    let seconds = seconds.as_secs_f64().to_string();
+    let args: [&OsStr; 10] = [
+        "--bundle".as_ref(),
+        page.bundle.as_ref(),
+        "--component".as_ref(),
+        page.component.as_ref(),
+        "--props-file".as_ref(),
+        props.as_ref(),
+        "--seconds".as_ref(),
+        seconds.as_ref(),
+        "--warmup".as_ref(),
+        "1".as_ref(),
+    ];
+    let stdout = e2e::run_node_script("bench.mjs", args)?;
+    let line = String::from_utf8_lossy(&stdout);
     serde_json::from_str(line.trim()).map_err(|e| format!("bad node output {line:?}: {e}"))
 }

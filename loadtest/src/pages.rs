@@ -12,45 +12,12 @@ pub struct Page {
     pub props: String,
 }
 
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("loadtest/ has a parent")
-        .to_path_buf()
-}
-
-pub fn fixture(name: &str) -> Result<PathBuf, String> {
-    let path = repo_root()
-        .join("tests/fixtures/build")
-        .join(format!("{name}.js"));
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{} is missing: run tests/setup.sh (or make setup)",
-            path.display()
-        ))
-    }
-}
-
 pub fn page(name: &str) -> Result<Page, String> {
-    let (bundle, component, props) = match name {
-        "table" => ("pages", "Table", json!({})),
-        "divs" => ("pages", "Divs", json!({})),
-        "app" => ("pages", "App", json!({})),
-        "pricelist" => {
-            let items: Vec<_> = (0..200)
-                .map(|i| {
-                    let currency = ["USD", "EUR", "JPY", "GBP"][i % 4];
-                    json!({"id": i, "name": format!("Product {i}"), "price": i as f64 * 17.25 + 0.99, "currency": currency})
-                })
-                .collect();
-            (
-                "intl",
-                "PriceList",
-                json!({"items": items, "locale": "en-US"}),
-            )
-        }
+    let (name, bundle, component, props) = match name {
+        "table" => ("table", "pages", "Table", json!({})),
+        "divs" => ("divs", "pages", "Divs", json!({})),
+        "app" => ("app", "pages", "App", json!({})),
+        "pricelist" => ("pricelist", "intl", "PriceList", price_list()),
         other => {
             return Err(format!(
                 "unknown page {other} (table, divs, app, pricelist)"
@@ -58,14 +25,26 @@ pub fn page(name: &str) -> Result<Page, String> {
         }
     };
     Ok(Page {
-        name: match name {
-            "table" => "table",
-            "divs" => "divs",
-            "app" => "app",
-            _ => "pricelist",
-        },
-        bundle: fixture(bundle)?,
+        name,
+        bundle: e2e::find_fixture(bundle)?,
         component,
         props: props.to_string(),
     })
+}
+
+/// Every page of `names`, in order; fails before anything runs on an unknown
+/// page or a missing bundle.
+pub fn pages(names: &[String]) -> Result<Vec<Page>, String> {
+    names.iter().map(|name| page(name)).collect()
+}
+
+/// 200 products in four currencies.
+fn price_list() -> serde_json::Value {
+    let items: Vec<_> = (0..200)
+        .map(|i| {
+            let currency = ["USD", "EUR", "JPY", "GBP"][i % 4];
+            json!({"id": i, "name": format!("Product {i}"), "price": i as f64 * 17.25 + 0.99, "currency": currency})
+        })
+        .collect();
+    json!({"items": items, "locale": "en-US"})
 }

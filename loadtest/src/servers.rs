@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use e2e::repo_root;
+
 use crate::http::{self, Call};
-use crate::pages::repo_root;
 
 /// Which server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -41,24 +42,59 @@ pub struct Server {
 /// about 2.3x slower than at 512.
 pub const IVM_MEMORY_LIMIT_MB: usize = 512;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 fn service_binary() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let path = exe.with_file_name("ssr-pool");
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{} is missing: build it with `cargo build --release -p ssr-api`",
-            path.display()
-        ))
+    e2e::existing(
+        exe.with_file_name("ssr-pool"),
+        "build it with `cargo build --release -p ssr-api`",
+    )
+}
+
+/// The command line that starts `kind` on `port`.
+fn command(
+    kind: Kind,
+    port: u16,
+    bundle: &Path,
+    workers: usize,
+    service_args: &[String],
+) -> Result<Command, String> {
+    let workers = workers.to_string();
+    let port = port.to_string();
+    let mut cmd = match kind {
+        Kind::Service => {
+            let mut c = Command::new(service_binary()?);
+            let listen = format!("127.0.0.1:{port}");
+            c.args([
+                "serve",
+                "--no-cache",
+                "--listen",
+                &listen,
+                "--workers",
+                &workers,
+            ]);
+            c.env("RUST_LOG", "warn");
+            c
+        }
+        Kind::NodeCluster => {
+            let mut c = Command::new("node");
+            c.arg(repo_root().join("loadtest/node/cluster-server.mjs"));
+            c.args(["--port", &port, "--workers", &workers]);
+            c
+        }
+        Kind::IsolatedVm => {
+            let mut c = Command::new("node");
+            c.arg("--no-node-snapshot")
+                .arg(repo_root().join("loadtest/node/ivm-server.mjs"));
+            c.args(["--port", &port, "--isolates", &workers]);
+            c.args(["--memory-limit", &IVM_MEMORY_LIMIT_MB.to_string()]);
+            c
+        }
+    };
+    cmd.arg("--bundle").arg(bundle);
+    if kind == Kind::Service {
+        cmd.args(service_args);
     }
+    Ok(cmd)
 }
 
 impl Server {
@@ -71,41 +107,8 @@ impl Server {
         probe: &Call,
         service_args: &[String],
     ) -> Result<Self, String> {
-        let port = free_port();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let workers_s = workers.to_string();
-        let mut cmd = match kind {
-            Kind::Service => {
-                let mut c = Command::new(service_binary()?);
-                c.args([
-                    "serve",
-                    "--no-cache",
-                    "--listen",
-                    &addr.to_string(),
-                    "--workers",
-                    &workers_s,
-                ]);
-                c.arg("--bundle").arg(bundle).env("RUST_LOG", "warn");
-                c.args(service_args);
-                c
-            }
-            Kind::NodeCluster => {
-                let mut c = Command::new("node");
-                c.arg(repo_root().join("loadtest/node/cluster-server.mjs"));
-                c.args(["--port", &port.to_string(), "--workers", &workers_s]);
-                c.arg("--bundle").arg(bundle);
-                c
-            }
-            Kind::IsolatedVm => {
-                let mut c = Command::new("node");
-                c.arg("--no-node-snapshot")
-                    .arg(repo_root().join("loadtest/node/ivm-server.mjs"));
-                c.args(["--port", &port.to_string(), "--isolates", &workers_s]);
-                c.args(["--memory-limit", &IVM_MEMORY_LIMIT_MB.to_string()]);
-                c.arg("--bundle").arg(bundle);
-                c
-            }
-        };
+        let port = e2e::free_port();
+        let mut cmd = command(kind, port, bundle, workers, service_args)?;
         let started = Instant::now();
         let child = cmd
             .stdout(Stdio::null())
@@ -113,26 +116,38 @@ impl Server {
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", kind.label()))?;
         let mut server = Self {
-            addr,
+            addr: ([127, 0, 0, 1], port).into(),
             child,
             cold_start: Duration::ZERO,
         };
+        server.wait_ready(kind, probe, started).await?;
+        Ok(server)
+    }
+
+    /// Waits for the first answered render of `probe` (the cold start,
+    /// counted from `started`), then until every worker is ready.
+    async fn wait_ready(
+        &mut self,
+        kind: Kind,
+        probe: &Call,
+        started: Instant,
+    ) -> Result<(), String> {
         loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
+            if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("{} exited during start-up: {status}", kind.label()));
             }
             if started.elapsed() > Duration::from_secs(120) {
                 return Err(format!("{} did not start within 120 s", kind.label()));
             }
-            if let Ok((200, _)) = http::request(addr, probe).await {
-                server.cold_start = started.elapsed();
+            if let Ok((200, _)) = http::request(self.addr, probe).await {
+                self.cold_start = started.elapsed();
                 break;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         // Renders may be served before every worker is warm; wait for all.
         while !matches!(
-            http::request(addr, &Call::get("/ready")).await,
+            http::request(self.addr, &Call::get("/ready")).await,
             Ok((200, _))
         ) {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -140,7 +155,7 @@ impl Server {
                 return Err(format!("{} never became ready", kind.label()));
             }
         }
-        Ok(server)
+        Ok(())
     }
 
     /// Resident memory of the server's process tree in KiB, and per process.

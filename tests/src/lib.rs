@@ -4,6 +4,7 @@
 
 pub mod server;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,17 +20,29 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Path of a built fixture bundle (`tests/fixtures/build/NAME.js`).
-pub fn fixture_path(name: &str) -> PathBuf {
+/// Path of a built fixture bundle (`tests/fixtures/build/NAME.js`), or why
+/// it is missing.
+pub fn find_fixture(name: &str) -> Result<PathBuf, String> {
     let path = repo_root()
         .join("tests/fixtures/build")
         .join(format!("{name}.js"));
-    assert!(
-        path.exists(),
-        "fixture bundle {} is missing: run tests/setup.sh first",
-        path.display()
-    );
-    path
+    existing(path, "run tests/setup.sh (or make setup) first")
+}
+
+/// `path` if it exists, else an error that names it and says what makes it
+/// (`remedy`).
+pub fn existing(path: PathBuf, remedy: &str) -> Result<PathBuf, String> {
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!("{} is missing: {remedy}", path.display()))
+    }
+}
+
+/// Path of a built fixture bundle (`tests/fixtures/build/NAME.js`); panics
+/// when it is missing.
+pub fn fixture_path(name: &str) -> PathBuf {
+    find_fixture(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A built fixture bundle.
@@ -76,23 +89,40 @@ pub fn node_render(bundle: &Path, jobs: &[Job]) -> Vec<NodeResult> {
         .map(|j| serde_json::json!({"component": j.component, "props": j.props}))
         .collect();
     std::fs::write(&jobs_file, serde_json::to_vec(&body).unwrap()).unwrap();
-    let output = Command::new("node")
-        .arg(repo_root().join("tests/node/render.mjs"))
-        .arg("--bundle")
-        .arg(bundle)
-        .arg("--jobs")
-        .arg(&jobs_file)
-        .output()
-        .expect("node runs (install Node.js >= 20.19)");
-    assert!(
-        output.status.success(),
-        "node reference render failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let args = [
+        OsStr::new("--bundle"),
+        bundle.as_os_str(),
+        OsStr::new("--jobs"),
+        jobs_file.as_os_str(),
+    ];
+    let stdout = run_node_script("render.mjs", args)
+        .unwrap_or_else(|e| panic!("node reference render: {e}"));
     let results: Vec<NodeResult> =
-        serde_json::from_slice(&output.stdout).expect("render.mjs prints a JSON array");
+        serde_json::from_slice(&stdout).expect("render.mjs prints a JSON array");
     assert_eq!(results.len(), jobs.len());
     results
+}
+
+/// Runs `node tests/node/SCRIPT ARGS...` and returns what it printed on
+/// stdout; an error says whether Node could not start or the script failed
+/// (with its stderr).
+pub fn run_node_script<I, S>(script: &str, args: I) -> Result<Vec<u8>, String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let output = Command::new("node")
+        .arg(repo_root().join("tests/node").join(script))
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run node (install Node.js >= 20.19): {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "node {script} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(output.stdout)
 }
 
 /// Node's HTML for each job; panics if Node failed any of them.
@@ -124,4 +154,13 @@ pub async fn start_pool(bundle: Bundle, config: PoolConfig) -> RenderPool {
         .expect("pool starts");
     pool.wait_ready().await.expect("pool becomes ready");
     pool
+}
+
+/// A free loopback TCP port: bound to port 0, then released for the caller
+/// to listen on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
 }

@@ -1,16 +1,15 @@
-//! Healthy throughput while some requests are hostile, and the time it takes
-//! a worker to replace a poisoned isolate.
+//! `ssr-bench hostile`: healthy throughput while some requests are hostile,
+//! and the time it takes a worker to replace a poisoned isolate.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bundles::{Bundle, DEFAULT_MAX_BUNDLE_BYTES};
-use pool::{PoolConfig, RenderPool, RenderRequest, Sample};
+use pool::{PoolConfig, RenderPool, RenderRequest};
 use serde_json::json;
 
-use crate::pages;
+use super::harness::{load, median, ready, sample, write};
 
 const HEALTHY: &str = "Page";
 
@@ -25,18 +24,11 @@ fn component(kind: &str) -> Result<&'static str, String> {
 }
 
 async fn start(config: PoolConfig) -> Result<RenderPool, String> {
-    let path = pages::fixture("mixed")?;
-    let bundle = Bundle::from_file(path, DEFAULT_MAX_BUNDLE_BYTES).map_err(|e| e.to_string())?;
-    let pool = RenderPool::builder(bundle)
+    let bundle = load(&e2e::find_fixture("mixed")?)?;
+    let builder = RenderPool::builder(bundle)
         .config(config)
-        .samples(vec![Sample {
-            component: HEALTHY.into(),
-            props: "{}".into(),
-        }])
-        .start()
-        .map_err(|e| e.to_string())?;
-    pool.wait_ready().await.map_err(|e| e.to_string())?;
-    Ok(pool)
+        .samples(vec![sample(HEALTHY, "{}")]);
+    ready(builder).await
 }
 
 /// Closed loop with 2 requests in flight per worker; every request whose
@@ -131,8 +123,7 @@ pub async fn run(
     let replaced = pool.status().replaced;
     pool.shutdown().await;
     let mut replace = replacement_time(config, 5).await?;
-    replace.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let median = replace[replace.len() / 2];
+    let replace_median = median(&mut replace);
     println!("healthy renders/s with 0% hostile:  {clean:.0}");
     println!(
         "healthy renders/s with {percent}% hostile ({}): {mixed:.0}  (ratio {:.3})",
@@ -140,14 +131,11 @@ pub async fn run(
         mixed / clean
     );
     println!("isolates replaced during the mixed run: {replaced}");
-    println!("time to replace a poisoned isolate: median {median:.1} ms ({replace:.1?})");
-    let path = out.join("hostile.json");
+    println!("time to replace a poisoned isolate: median {replace_median:.1} ms ({replace:.1?})");
     let body = json!({
         "percentHostile": percent, "kinds": kinds, "timeoutMs": timeout.as_millis() as u64, "heapLimitMb": heap_limit_mb,
         "healthyPerSecClean": clean, "healthyPerSecMixed": mixed, "ratio": mixed / clean,
-        "isolatesReplaced": replaced, "replaceMsMedian": median, "replaceMs": replace,
+        "isolatesReplaced": replaced, "replaceMsMedian": replace_median, "replaceMs": replace,
     });
-    std::fs::write(&path, serde_json::to_vec_pretty(&body).unwrap()).map_err(|e| e.to_string())?;
-    eprintln!("wrote {}", path.display());
-    Ok(())
+    write(out, "hostile.json", &body)
 }

@@ -1,0 +1,123 @@
+//! What the pool benchmarks share: starting a pool, the closed loop that
+//! measures it, the configuration they start from, medians and result files.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bundles::{Bundle, DEFAULT_MAX_BUNDLE_BYTES};
+use pool::{PoolBuilder, PoolConfig, RenderPool, RenderRequest, Sample};
+
+use crate::pages::Page;
+use crate::tally::Tally;
+
+/// Throughput and latency of one closed-loop run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Run {
+    pub renders_per_sec: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub errors: u64,
+}
+
+/// The pool configuration of the throughput benchmarks: `workers` workers
+/// (0: one per core), each warmed with 300 renders.
+pub fn config(workers: usize) -> PoolConfig {
+    PoolConfig {
+        workers,
+        warmup_renders: 300,
+        ..PoolConfig::default()
+    }
+}
+
+pub fn load(path: &Path) -> Result<Bundle, String> {
+    Bundle::from_file(path, DEFAULT_MAX_BUNDLE_BYTES).map_err(|e| e.to_string())
+}
+
+pub fn sample(component: &str, props: &str) -> Sample {
+    Sample {
+        component: component.to_owned(),
+        props: props.to_owned(),
+    }
+}
+
+/// Starts the pool of `builder` and waits until every worker is ready.
+pub async fn ready(builder: PoolBuilder) -> Result<RenderPool, String> {
+    let pool = builder.start().map_err(|e| e.to_string())?;
+    pool.wait_ready().await.map_err(|e| e.to_string())?;
+    Ok(pool)
+}
+
+/// A ready pool on `page`'s bundle, warmed up with the page itself.
+async fn start(page: &Page, config: PoolConfig) -> Result<RenderPool, String> {
+    let builder = RenderPool::builder(load(&page.bundle)?)
+        .config(config)
+        .samples(vec![sample(page.component, &page.props)]);
+    ready(builder).await
+}
+
+/// Starts a pool with `config` on `page`, measures it with [`closed_loop`]
+/// and shuts it down.
+pub async fn measure(
+    page: &Page,
+    config: PoolConfig,
+    concurrency: usize,
+    seconds: Duration,
+) -> Result<Run, String> {
+    let pool = start(page, config).await?;
+    let run = closed_loop(&pool, page, concurrency, seconds).await;
+    pool.shutdown().await;
+    Ok(run)
+}
+
+/// Keeps `concurrency` renders in flight for `seconds` (after one second of
+/// unmeasured warm-up) and reports throughput and latency.
+pub async fn closed_loop(
+    pool: &RenderPool,
+    page: &Page,
+    concurrency: usize,
+    seconds: Duration,
+) -> Run {
+    let warm_until = Instant::now() + Duration::from_secs(1);
+    let end = warm_until + seconds;
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let pool = pool.clone();
+            let request = RenderRequest::new(page.component, page.props.clone());
+            tokio::spawn(async move {
+                let mut tally = Tally::default();
+                loop {
+                    let started = Instant::now();
+                    if started >= end {
+                        break;
+                    }
+                    let ok = pool.render(request.clone()).await.is_ok();
+                    if started >= warm_until {
+                        tally.record(ok, started.elapsed());
+                    }
+                }
+                tally
+            })
+        })
+        .collect();
+    let tally = Tally::merge(tasks).await.expect("bench tasks");
+    Run {
+        renders_per_sec: tally.hist.len() as f64 / seconds.as_secs_f64(),
+        p50_us: tally.hist.value_at_quantile(0.5),
+        p99_us: tally.hist.value_at_quantile(0.99),
+        errors: tally.errors,
+    }
+}
+
+/// The median of `values`, which are left sorted.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+/// Writes `value` as pretty JSON to `out/name` and says so on stderr.
+pub fn write(out: &Path, name: &str, value: &serde_json::Value) -> Result<(), String> {
+    let path = out.join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(value).unwrap()).map_err(|e| e.to_string())?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! The benchmarks of the render pool in this process, one subcommand each,
+//! on the helpers of [`harness`].
+
+pub mod code_cache;
+pub mod fresh_context;
+mod harness;
+pub mod hostile;
+pub mod pool;
+pub mod semi_space;
