@@ -197,16 +197,19 @@ describe(`POST /batch: ${serviceBin} against the reference Hypernova server`, { 
     });
   }
 
-  test(`a body of exactly ${LIMIT} bytes is rendered`, async () => {
-    const ref = await assertParity(batch(paddedBody(LIMIT)));
-    assert.equal(ref.status, 200);
-  });
+  for (const chunked of [false, true]) {
+    const how = chunked ? " sent in chunks" : "";
+    test(`a body of exactly ${LIMIT} bytes${how} is rendered`, async () => {
+      const ref = await assertParity({ ...batch(paddedBody(LIMIT)), chunked });
+      assert.equal(ref.status, 200);
+    });
 
-  test(`a body of ${LIMIT + 1} bytes is 413 with an empty body`, async () => {
-    const ref = await assertParity(batch(paddedBody(LIMIT + 1)));
-    assert.equal(ref.status, 413);
-    assert.equal(ref.body, "");
-  });
+    test(`a body of ${LIMIT + 1} bytes${how} is 413 with an empty body`, async () => {
+      const ref = await assertParity({ ...batch(paddedBody(LIMIT + 1)), chunked });
+      assert.equal(ref.status, 413);
+      assert.equal(ref.body, "");
+    });
+  }
 
   test("an empty body sent as application/json is an empty batch", async () => {
     const ref = await assertParity(batch(""));

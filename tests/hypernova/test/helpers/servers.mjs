@@ -159,10 +159,11 @@ export async function startReference(bundle) {
 
 /**
  * One HTTP request on a connection of its own. `body` (string or Buffer) is
- * sent as is with its exact Content-Length. Resolves with
+ * sent as is, with its exact Content-Length, or with chunked transfer
+ * encoding (in 64 KiB chunks) when `chunked`. Resolves with
  * {status, headers (lower-case names), body (UTF-8 text)}.
  */
-export function send(url, { method = "POST", path: urlPath = "/batch", headers = {}, body } = {}) {
+export function send(url, { method = "POST", path: urlPath = "/batch", headers = {}, body, chunked = false } = {}) {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(body);
     const request = http.request(
@@ -170,7 +171,8 @@ export function send(url, { method = "POST", path: urlPath = "/batch", headers =
       {
         method,
         agent: false,
-        headers: payload === undefined ? headers : { ...headers, "Content-Length": String(payload.length) },
+        headers:
+          payload === undefined || chunked ? headers : { ...headers, "Content-Length": String(payload.length) },
       },
       (response) => {
         const chunks = [];
@@ -187,6 +189,11 @@ export function send(url, { method = "POST", path: urlPath = "/batch", headers =
     );
     request.setTimeout(60_000, () => request.destroy(new Error(`no answer from ${url}${urlPath} within 60 s`)));
     request.on("error", reject);
-    request.end(payload);
+    if (chunked && payload !== undefined) {
+      for (let at = 0; at < payload.length; at += 65_536) request.write(payload.subarray(at, at + 65_536));
+      request.end();
+    } else {
+      request.end(payload);
+    }
   });
 }
