@@ -3,10 +3,12 @@
 // get the same answers, with durations, the stack frames of either server's
 // own code and client-made uuids normalised away (helpers/normalise.mjs).
 //
-// Both servers run for the whole file; the bundle is basic.js,
-// throw-values.js and hypernova.js from tests/fixtures, one after another.
-// The service binary is $SSR_POOL_BIN (default: target/debug/ssr-pool of the
-// repository).
+// Both servers run for the whole file; the bundle is hypernova.js,
+// throw-values.js and basic.js from tests/fixtures, one after another. The
+// service binary is $SSR_POOL_BIN (default: target/debug/ssr-pool of the
+// repository). No request here makes the reference server exit: a thrown
+// object whose `message` getter throws (ThrowGetter) or a job that is `null`
+// would.
 
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";

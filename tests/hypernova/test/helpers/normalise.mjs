@@ -15,7 +15,8 @@ export function withoutDurations(text) {
 
 /**
  * A stack as Hypernova sends it (`error.stack.split("\n    ")`) without the
- * frames: where the code runs is the server's business. The first entry (the
+ * frames, which name files and lines of each server's own code (the service
+ * sends the bundle's frames only with --debug-errors). The first entry (the
  * `Name: message` line, or "" for a thrown non-Error) stays, and so does
  * Hypernova's synthetic frame naming an unregistered component.
  */
