@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the JavaScript dependencies of the test fixtures, the example app
-# and the client packages in clients/ (npm ci, only when node_modules is
-# missing or package-lock.json changed since the last install) and builds the
-# fixture bundles into tests/fixtures/build/. Safe to run repeatedly; a no-op
-# install is skipped.
+# Installs the JavaScript dependencies of the test fixtures, the example app,
+# the client packages in clients/ and the Hypernova parity test in
+# tests/hypernova (npm ci, only when node_modules is missing or
+# package-lock.json changed since the last install) and builds the fixture
+# bundles into tests/fixtures/build/. Safe to run repeatedly; a no-op install
+# is skipped.
 #
 #   tests/setup.sh
 #
@@ -45,5 +46,6 @@ install_deps "$root/tests/fixtures"
 install_deps "$root/clients/react"
 install_deps "$root/examples/app"
 install_deps "$root/clients/node"
+install_deps "$root/tests/hypernova"
 
 node "$root/tests/fixtures/build.mjs"
