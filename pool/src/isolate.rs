@@ -81,7 +81,7 @@ fn create_isolate(
     let mut isolate = v8::Isolate::new(params);
     isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
     isolate.set_slot(RuntimeState::new());
-    let heap = HeapGuard::install(&mut isolate);
+    let heap = HeapGuard::install(&mut isolate, &buffers);
     let watchdog = Watchdog::start(format!("{name}-watchdog"), isolate.thread_safe_handle())
         .map_err(|e| StartError::Thread(e.to_string()))?;
     Ok((

@@ -119,6 +119,9 @@ fn watch(shared: &(Mutex<WatchState>, Condvar), handle: &v8::IsolateHandle) {
 /// for the lifetime of the isolate.
 pub(crate) struct HeapGuard {
     handle: v8::IsolateHandle,
+    /// The buffer budget: when it is refusing an allocation, the collection
+    /// V8 runs before giving up on the buffer is not heap exhaustion.
+    buffers: Arc<BufferBudget>,
     hit: AtomicBool,
     /// Times the callback granted more room to this isolate.
     grants: std::sync::atomic::AtomicU32,
@@ -132,9 +135,10 @@ const MAX_GRANTS: u32 = 8;
 impl HeapGuard {
     /// Registers the near-heap-limit callback on `isolate`. The returned Arc
     /// must outlive the isolate: it is kept in [`IsolateAllocations`].
-    pub fn install(isolate: &mut v8::Isolate) -> Arc<HeapGuard> {
+    pub fn install(isolate: &mut v8::Isolate, buffers: &Arc<BufferBudget>) -> Arc<HeapGuard> {
         let guard = Arc::new(HeapGuard {
             handle: isolate.thread_safe_handle(),
+            buffers: Arc::clone(buffers),
             hit: AtomicBool::new(false),
             grants: std::sync::atomic::AtomicU32::new(0),
         });
@@ -156,6 +160,13 @@ extern "C" fn near_heap_limit(data: *mut c_void, current: usize, _initial: usize
     // `install`; `IsolateAllocations` keeps that Arc alive until after the
     // isolate is dropped, and the callback runs on the isolate's own thread.
     let guard = unsafe { &*(data as *const HeapGuard) };
+    if guard.buffers.refusing() {
+        // V8 collects garbage before it gives up on a buffer the budget
+        // refused, and may call this on the way. The heap is not what ran
+        // out: leave the limit, let the allocation fail, and the script gets
+        // its RangeError.
+        return current;
+    }
     guard.hit.store(true, Ordering::Release);
     guard.handle.terminate_execution();
     let grants = guard.grants.fetch_add(1, Ordering::AcqRel) + 1;
@@ -175,6 +186,9 @@ extern "C" fn near_heap_limit(data: *mut c_void, current: usize, _initial: usize
 pub(crate) struct BufferBudget {
     used: std::sync::atomic::AtomicUsize,
     limit: usize,
+    /// The last allocation asked for was refused (cleared by the next one
+    /// that fits).
+    refusing: AtomicBool,
 }
 
 const BUFFER_ALIGN: usize = 16;
@@ -184,7 +198,12 @@ impl BufferBudget {
         Arc::new(BufferBudget {
             used: std::sync::atomic::AtomicUsize::new(0),
             limit,
+            refusing: AtomicBool::new(false),
         })
+    }
+
+    fn refusing(&self) -> bool {
+        self.refusing.load(Ordering::Acquire)
     }
 
     /// Bytes of ArrayBuffer memory held now.
@@ -230,8 +249,10 @@ impl BufferBudget {
             return std::ptr::null_mut();
         };
         if !self.reserve(len) {
+            self.refusing.store(true, Ordering::Release);
             return std::ptr::null_mut();
         }
+        self.refusing.store(false, Ordering::Release);
         // SAFETY: `layout` has a non-zero size.
         let ptr = unsafe {
             if zeroed {

@@ -228,6 +228,13 @@ async fn batch(
     let Some(jobs) = hypernova::parse(&body) else {
         return HttpResponse::BadRequest().finish();
     };
+    if jobs.len() > state.http.max_batch_jobs {
+        let error = ApiError::TooManyJobs {
+            jobs: jobs.len(),
+            limit: state.http.max_batch_jobs,
+        };
+        return actix_web::ResponseError::error_response(&error);
+    }
     let response = hypernova::render_batch(&state.pool, jobs, state.http.debug_errors).await;
     HttpResponse::Ok()
         .content_type(hypernova::CONTENT_TYPE)

@@ -66,6 +66,7 @@ error_codes! {
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED,   retry: false;
     BodyTimeout      => "body_timeout",      REQUEST_TIMEOUT,       retry: false;
     BodyTooLarge     => "body_too_large",    PAYLOAD_TOO_LARGE,     retry: false;
+    TooManyJobs      => "too_many_jobs",     PAYLOAD_TOO_LARGE,     retry: false;
     RenderError      => "render_error",      INTERNAL_SERVER_ERROR, retry: false;
     NeverSettled     => "never_settled",     INTERNAL_SERVER_ERROR, retry: false;
     NotAString       => "not_a_string",      INTERNAL_SERVER_ERROR, retry: false;
@@ -116,6 +117,8 @@ pub enum ApiError {
     InvalidProps(String),
     #[error("request body is larger than the limit of {limit} bytes")]
     BodyTooLarge { limit: usize },
+    #[error("the batch has {jobs} jobs, more than the limit of {limit}")]
+    TooManyJobs { jobs: usize, limit: usize },
     #[error("the request body did not arrive within {secs} s")]
     BodyTimeout { secs: u64 },
     #[error("no route for {method} {}", echo(path))]
@@ -161,6 +164,7 @@ impl ApiError {
             ApiError::InvalidProps(_) => Code::InvalidProps,
             ApiError::BodyTooLarge { .. } => Code::BodyTooLarge,
             ApiError::BodyTimeout { .. } => Code::BodyTimeout,
+            ApiError::TooManyJobs { .. } => Code::TooManyJobs,
             ApiError::NotFound { .. } => Code::NotFound,
             ApiError::MethodNotAllowed { .. } => Code::MethodNotAllowed,
         }

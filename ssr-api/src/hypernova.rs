@@ -10,12 +10,13 @@
 
 use std::time::Instant;
 
+use futures_util::StreamExt;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use pool::{RenderError, RenderPool, RenderRequest};
+use pool::{JsError, RenderError, RenderPool, RenderRequest};
 
 use crate::errors::Code;
 
@@ -25,8 +26,16 @@ pub const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 /// One job's fields; anything else in the job is ignored.
 #[derive(Deserialize)]
 struct JobFields {
+    /// None when the job has no `name` key (its result then has none
+    /// either); `Some(Value::Null)` for an explicit null.
+    #[serde(default, deserialize_with = "present")]
     name: Option<Value>,
     data: Option<Box<RawValue>>,
+}
+
+/// Deserialises a field that is present, whatever its value (null too).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 #[derive(Serialize)]
@@ -39,7 +48,8 @@ pub struct BatchResponse {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobResult {
-    pub name: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<Value>,
     pub html: Option<String>,
     pub meta: serde_json::Map<String, Value>,
     pub duration: f64,
@@ -117,7 +127,17 @@ fn name_text(name: &Option<Value>) -> String {
     }
 }
 
-/// Renders every job concurrently on the pool and builds the response.
+/// Jobs of one batch in flight at once: enough to keep every worker busy,
+/// few enough that one batch never takes more than a fair share of the
+/// shared queue, so other callers keep being served.
+pub fn fair_share(pool: &RenderPool) -> usize {
+    (pool.workers() * 2)
+        .min(pool.config().queue_capacity / 4)
+        .max(1)
+}
+
+/// Renders the jobs on the pool, at most [`fair_share`] at a time, and
+/// builds the response (results in token order).
 pub async fn render_batch(
     pool: &RenderPool,
     jobs: Vec<(String, Box<RawValue>)>,
@@ -137,10 +157,12 @@ pub async fn render_batch(
             .render(RenderRequest::new(component.clone(), props))
             .await;
         let duration = started.elapsed().as_secs_f64() * 1e3;
-        let name = fields.name.unwrap_or(Value::Null);
+        let name = fields.name;
         let job = match result {
-            Ok(output) if output.html.is_empty() => failed(name, duration, 500, no_html_error()),
-            Err(RenderError::NotAString(_)) => failed(name, duration, 500, no_html_error()),
+            Ok(output) if output.html.is_empty() => {
+                failed(name, duration, 500, Some(no_html_error()))
+            }
+            Err(RenderError::NotAString(_)) => failed(name, duration, 500, Some(no_html_error())),
             Ok(output) => JobResult {
                 name,
                 html: Some(output.html),
@@ -157,7 +179,10 @@ pub async fn render_batch(
         };
         (token, job)
     });
-    let results = futures_util::future::join_all(renders).await;
+    let results: Vec<(String, JobResult)> = futures_util::stream::iter(renders)
+        .buffered(fair_share(pool))
+        .collect()
+        .await;
     BatchResponse {
         success: true,
         error: None,
@@ -165,7 +190,12 @@ pub async fn render_batch(
     }
 }
 
-fn failed(name: Value, duration: f64, status_code: u16, error: JobError) -> JobResult {
+fn failed(
+    name: Option<Value>,
+    duration: f64,
+    status_code: u16,
+    error: Option<JobError>,
+) -> JobResult {
     JobResult {
         name,
         html: None,
@@ -173,7 +203,7 @@ fn failed(name: Value, duration: f64, status_code: u16, error: JobError) -> JobR
         duration,
         status_code,
         success: false,
-        error: Some(error),
+        error,
     }
 }
 
@@ -190,13 +220,35 @@ fn no_html_error() -> JobError {
     }
 }
 
-fn job_error(component: &str, error: RenderError, debug: bool) -> (u16, JobError) {
+/// The value a non-Error throw reported, as JavaScript would serialise it:
+/// numbers and booleans stay numbers and booleans.
+fn thrown_value(js: &JsError) -> Value {
+    match js.name.as_str() {
+        "number" | "boolean" => serde_json::from_str(&js.message).unwrap_or(Value::Null),
+        _ => Value::String(js.message.clone()),
+    }
+}
+
+/// True for thrown values JavaScript treats as false (`null`, `undefined`,
+/// `0`, `NaN`, `false`, `""`): the reference server records no error for
+/// them.
+fn thrown_falsy(js: &JsError) -> bool {
+    match js.name.as_str() {
+        "null" | "undefined" => true,
+        "number" => matches!(js.message.as_str(), "0" | "-0" | "NaN"),
+        "boolean" => js.message == "false",
+        "string" => js.message.is_empty(),
+        _ => false,
+    }
+}
+
+fn job_error(component: &str, error: RenderError, debug: bool) -> (u16, Option<JobError>) {
     match error {
         RenderError::UnknownComponent(_) => {
             let message = format!("Component \"{component}\" not registered");
             (
                 404,
-                JobError {
+                Some(JobError {
                     kind: None,
                     name: "ReferenceError".into(),
                     stack: vec![
@@ -204,20 +256,21 @@ fn job_error(component: &str, error: RenderError, debug: bool) -> (u16, JobError
                         format!("at YOUR-COMPONENT-DID-NOT-REGISTER_{component}:1:1"),
                     ],
                     message: Value::String(message),
-                },
+                }),
             )
         }
         // A thrown value without a stack is not an Error: the reference
         // server reports it as {type: "Error", name: "Error", message: value,
         // stack: [""]}.
+        RenderError::Js(js) if js.stack.is_none() && thrown_falsy(&js) => (500, None),
         RenderError::Js(js) if js.stack.is_none() => (
             500,
-            JobError {
+            Some(JobError {
                 kind: Some("Error".into()),
                 name: "Error".into(),
-                message: Value::String(js.message),
+                message: thrown_value(&js),
                 stack: vec![String::new()],
-            },
+            }),
         ),
         RenderError::Js(js) => {
             let stack = match (&js.stack, debug) {
@@ -226,24 +279,24 @@ fn job_error(component: &str, error: RenderError, debug: bool) -> (u16, JobError
             };
             (
                 500,
-                JobError {
+                Some(JobError {
                     kind: None,
                     name: js.name,
                     message: Value::String(js.message),
                     stack,
-                },
+                }),
             )
         }
         other => {
             tracing::warn!(component, error = %other, "batch job failed");
             (
                 Code::from(other.kind()).status().as_u16(),
-                JobError {
+                Some(JobError {
                     kind: Some("Error".into()),
                     name: "Error".into(),
                     message: Value::String(other.to_string()),
                     stack: vec![format!("Error: {other}")],
-                },
+                }),
             )
         }
     }

@@ -91,6 +91,9 @@ pub struct HttpArgs {
     /// Largest request body in bytes
     #[arg(long, env = "SSR_POOL_MAX_BODY_BYTES", default_value_t = 1_024_000)]
     pub max_body_bytes: usize,
+    /// Most jobs one Hypernova /batch may hold (more is 413 too_many_jobs)
+    #[arg(long, env = "SSR_POOL_MAX_BATCH_JOBS", default_value_t = 256)]
+    pub max_batch_jobs: usize,
     /// Longest time a client may take to send a request body, in seconds
     #[arg(long, env = "SSR_POOL_BODY_TIMEOUT_SECS", default_value_t = 30)]
     pub body_timeout_secs: u64,
@@ -129,6 +132,7 @@ pub struct ServiceConfig {
 pub struct HttpConfig {
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
+    pub max_batch_jobs: usize,
     pub body_timeout: Duration,
     pub debug_errors: bool,
     pub shutdown_timeout: Duration,
@@ -139,6 +143,7 @@ impl HttpConfig {
     pub fn validate(&self) -> Result<(), String> {
         let checks = [
             ("max_body_bytes", self.max_body_bytes >= 1),
+            ("max_batch_jobs", self.max_batch_jobs >= 1),
             ("body_timeout_secs", !self.body_timeout.is_zero()),
             ("shutdown_timeout_secs", !self.shutdown_timeout.is_zero()),
             ("http_workers", self.http_workers >= 1),
@@ -201,6 +206,7 @@ impl PoolArgs {
             http: HttpConfig {
                 listen: http.listen,
                 max_body_bytes: http.max_body_bytes,
+                max_batch_jobs: http.max_batch_jobs,
                 body_timeout: Duration::from_secs(http.body_timeout_secs),
                 debug_errors: http.debug_errors,
                 shutdown_timeout: Duration::from_secs(http.shutdown_timeout_secs),

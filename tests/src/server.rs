@@ -52,6 +52,7 @@ impl ServerSetup {
             http: HttpConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 max_body_bytes: self.max_body_bytes,
+                max_batch_jobs: 256,
                 body_timeout: Duration::from_secs(30),
                 debug_errors: self.debug_errors,
                 shutdown_timeout: Duration::from_secs(5),
