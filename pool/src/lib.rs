@@ -21,7 +21,7 @@ mod runtime;
 mod script;
 mod worker;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -150,6 +150,8 @@ impl PoolBuilder {
             v8_tag: platform::cached_data_version_tag(),
             cache_produced: AtomicBool::new(false),
             status: status_tx,
+            busy_since: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            epoch: Instant::now(),
         });
         let mut threads = Vec::with_capacity(workers);
         for id in 0..workers {
@@ -281,9 +283,16 @@ impl RenderPool {
         self.inner.status.borrow().clone()
     }
 
-    /// True when every worker is warm.
+    /// True when every worker is warm and none is stuck on a job for
+    /// longer than any job may take.
     pub fn is_ready(&self) -> bool {
         self.inner.status.borrow().ready >= self.inner.workers
+            && self.inner.shared.stuck_workers() == 0
+    }
+
+    /// Workers on one job for longer than its deadline and grace allow.
+    pub fn stuck_workers(&self) -> usize {
+        self.inner.shared.stuck_workers()
     }
 
     pub fn workers(&self) -> usize {
@@ -309,6 +318,30 @@ impl RenderPool {
         self.inner.jobs.close();
         let inner = Arc::clone(&self.inner);
         let _ = tokio::task::spawn_blocking(move || inner.close_and_join()).await;
+    }
+
+    /// Like [`RenderPool::shutdown`], but gives up on workers still running
+    /// after `timeout` (they are left to the process's exit) and says how
+    /// many there were.
+    pub async fn shutdown_within(&self, timeout: Duration) -> Result<(), usize> {
+        self.inner.jobs.close();
+        let threads =
+            std::mem::take(&mut *self.inner.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(threads.len()));
+        let (done, finished) = oneshot::channel();
+        let counter = Arc::clone(&running);
+        // A plain thread, so nothing waits for it if it never finishes.
+        std::thread::spawn(move || {
+            for thread in threads {
+                let _ = thread.join();
+                counter.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            }
+            let _ = done.send(());
+        });
+        match tokio::time::timeout(timeout, finished).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(running.load(std::sync::atomic::Ordering::Acquire)),
+        }
     }
 
     /// Blocking variant of [`RenderPool::shutdown`] for non-async callers.

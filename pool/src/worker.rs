@@ -1,7 +1,7 @@
 //! A worker thread: owns one isolate at a time, takes jobs from the shared
 //! queue, and replaces its isolate when it is poisoned or worn out.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,6 +62,35 @@ pub(crate) struct Shared {
     /// Set once a worker has produced the code cache for this bundle.
     pub cache_produced: AtomicBool,
     pub status: watch::Sender<PoolStatus>,
+    /// Per worker: when its current job started, in milliseconds since
+    /// `epoch` plus one (0 while idle).
+    pub busy_since: Vec<AtomicU64>,
+    pub epoch: Instant,
+}
+
+impl Shared {
+    fn set_busy(&self, id: usize, busy: bool) {
+        let since = if busy {
+            self.epoch.elapsed().as_millis() as u64 + 1
+        } else {
+            0
+        };
+        self.busy_since[id].store(since, Ordering::Relaxed);
+        self.observer.worker_busy(id, busy);
+    }
+
+    /// Workers on one job for longer than any job may take (deadline plus
+    /// grace, plus a second): they cannot take jobs, whatever holds them.
+    pub fn stuck_workers(&self) -> usize {
+        let limit =
+            self.config.max_render_timeout + self.config.termination_grace + Duration::from_secs(1);
+        let now = self.epoch.elapsed().as_millis() as u64 + 1;
+        self.busy_since
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .filter(|&since| since != 0 && now.saturating_sub(since) > limit.as_millis() as u64)
+            .count()
+    }
 }
 
 /// The pool's readiness as the workers report it.
@@ -132,12 +161,12 @@ fn serve(
             let _ = job.reply.send(Err(error));
             continue;
         }
-        shared.observer.worker_busy(id, true);
+        shared.set_busy(id, true);
         let timeout = config.deadline_for(job.request.timeout);
         let started = Instant::now();
         let result = isolate.render(&job.request.component, &job.request.props, timeout);
         let render_time = started.elapsed();
-        shared.observer.worker_busy(id, false);
+        shared.set_busy(id, false);
         let outcome = match &result {
             Ok(_) => RenderOutcome::Ok,
             Err(e) => RenderOutcome::Failed(e.kind()),

@@ -251,6 +251,7 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
         "ready": state.pool.is_ready(),
         "workers": state.pool.workers(),
         "readyWorkers": status.ready,
+        "stuckWorkers": state.pool.stuck_workers(),
         "failed": status.failed.as_ref().map(|e| e.to_string()),
     });
     if state.pool.is_ready() {

@@ -95,11 +95,15 @@ pub fn build_pool(
     start_pool(config, bundle, samples, observer, cache)
 }
 
+/// How long the pool may take to stop once the HTTP server has stopped.
+const POOL_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The HTTP service: a pool behind the app, bound to its listener.
 pub struct Application {
     addr: SocketAddr,
     pool: RenderPool,
     server: Server,
+    shutdown_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -135,7 +139,12 @@ impl Application {
         };
         let server = app::start(listener, state, &config.http)
             .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
-        Ok(Self { addr, pool, server })
+        Ok(Self {
+            addr,
+            pool,
+            server,
+            shutdown_timeout: config.http.shutdown_timeout,
+        })
     }
 
     /// The address the server listens on.
@@ -155,7 +164,12 @@ impl Application {
     /// Serves until the server stops (signal or handle), stopping early when
     /// the bundle cannot be served; then shuts the pool down.
     pub async fn run_until_stopped(self) -> Result<(), String> {
-        let Self { pool, server, .. } = self;
+        let Self {
+            pool,
+            server,
+            shutdown_timeout,
+            ..
+        } = self;
         let failed = Arc::new(AtomicBool::new(false));
         actix_web::rt::spawn(report_readiness(
             pool.clone(),
@@ -166,7 +180,19 @@ impl Application {
             .await
             .map_err(|e| format!("HTTP server failed: {e}"))?;
         tracing::info!("HTTP server stopped; shutting the pool down");
-        pool.shutdown().await;
+        // The HTTP side already waited for in-flight requests; what a worker
+        // still runs now has no caller left.
+        let pool_grace = shutdown_timeout.min(POOL_STOP_GRACE);
+        if let Err(running) = pool.shutdown_within(pool_grace).await {
+            tracing::error!(
+                workers = running,
+                "workers still running after the shutdown timeout; abandoning them"
+            );
+            return Err(format!(
+                "{running} worker(s) did not stop within {} s of the HTTP server",
+                pool_grace.as_secs()
+            ));
+        }
         match pool.status().failed {
             Some(error) if failed.load(Ordering::SeqCst) => Err(error.to_string()),
             _ => Ok(()),

@@ -255,3 +255,109 @@ fn serve_stops_gracefully_on_sigterm() {
         "new connections are refused"
     );
 }
+
+#[test]
+fn impossible_settings_and_unsafe_v8_flags_are_refused_at_start() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--render-timeout-ms", "0"], "render_timeout"),
+        (&["--queue-timeout-ms", "0"], "queue_timeout"),
+        (&["--max-output-bytes", "0"], "max_output_bytes"),
+        (&["--max-body-bytes", "0"], "max_body_bytes"),
+        (&["--heap-limit-mb", "5"], "heap_limit_mb"),
+        (
+            &[
+                "--min-render-timeout-ms",
+                "50",
+                "--max-render-timeout-ms",
+                "10",
+            ],
+            "max_render_timeout",
+        ),
+        (&["--v8-flags", "--stack-size=100000"], "--stack-size"),
+        (
+            &["--v8-flags", "--max-old-space-size=8192"],
+            "max-old-space-size",
+        ),
+        (&["--v8-flags", "--no-such-flag-at-all"], "unknown V8 flags"),
+    ];
+    for (args, named) in cases {
+        let out = bin()
+            .args(["serve", "--no-cache", "--listen", "127.0.0.1:0"])
+            .args(*args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} started");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn serve_abandons_workers_that_outlive_the_shutdown_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = write_bundle(
+        dir.path(),
+        "slow.js",
+        r#"SsrPool.register("Slow", p => new Promise(r => setTimeout(() => r("<p>late</p>"), p.ms)));"#,
+    );
+    let port = free_port();
+    let mut child = bin()
+        .args([
+            "serve",
+            "--no-cache",
+            "--workers",
+            "1",
+            "--warmup-renders",
+            "0",
+        ])
+        .args([
+            "--render-timeout-ms",
+            "60000",
+            "--max-render-timeout-ms",
+            "60000",
+        ])
+        .args(["--shutdown-timeout-secs", "1", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--bundle")
+        .arg(&bundle)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !http(
+        port,
+        "GET /ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .is_ok_and(|r| r.starts_with("HTTP/1.1 200"))
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "never ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _in_flight = std::thread::spawn(move || {
+        post_render(port, r#"{"component":"Slow","props":{"ms":40000}}"#)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let stopping = Instant::now();
+    assert!(Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap()
+        .success());
+    let exit = child.wait().unwrap();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        stopping.elapsed()
+    );
+    assert!(!exit.success(), "a worker was abandoned: the exit says so");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains("abandoning"), "{stderr}");
+}

@@ -27,6 +27,8 @@ pub struct ServerSetup {
     pub debug_errors: bool,
     /// Wait for every worker to be warm before returning.
     pub wait_ready: bool,
+    pub body_timeout: Duration,
+    pub max_batch_jobs: usize,
 }
 
 impl Default for ServerSetup {
@@ -36,6 +38,8 @@ impl Default for ServerSetup {
             max_body_bytes: 1024 * 1000,
             debug_errors: false,
             wait_ready: true,
+            body_timeout: Duration::from_secs(30),
+            max_batch_jobs: 256,
         }
     }
 }
@@ -52,8 +56,8 @@ impl ServerSetup {
             http: HttpConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 max_body_bytes: self.max_body_bytes,
-                max_batch_jobs: 256,
-                body_timeout: Duration::from_secs(30),
+                max_batch_jobs: self.max_batch_jobs,
+                body_timeout: self.body_timeout,
                 debug_errors: self.debug_errors,
                 shutdown_timeout: Duration::from_secs(5),
                 http_workers: 2,

@@ -13,13 +13,73 @@ use super::harness::{load, median, ready, sample, write};
 
 const HEALTHY: &str = "Page";
 
-/// The component of a hostile kind.
-fn component(kind: &str) -> Result<&'static str, String> {
-    match kind {
-        "loop" => Ok("Loop"),
-        "alloc" => Ok("Alloc"),
-        "throw" => Ok("Throw"),
-        other => Err(format!("unknown hostile kind {other} (loop, alloc, throw)")),
+/// A hostile request: its component and, for `deadline`, the deadline it
+/// asks for.
+#[derive(Clone, Copy)]
+struct Hostile {
+    component: &'static str,
+    timeout: Option<Duration>,
+}
+
+/// The request of a hostile kind.
+fn hostile_kind(kind: &str) -> Result<Hostile, String> {
+    let (component, timeout) = match kind {
+        "loop" => ("Loop", None),
+        "alloc" => ("Alloc", None),
+        "throw" => ("Throw", None),
+        // A healthy page asked to finish within 1 ms.
+        "deadline" => (HEALTHY, Some(Duration::from_millis(1))),
+        "encode" => ("Encode", None),
+        "timers" => ("TimerFlood", None),
+        "tamper" => ("Tamper", None),
+        other => {
+            return Err(format!(
+                "unknown hostile kind {other} (loop, alloc, throw, deadline, encode, timers, tamper)"
+            ))
+        }
+    };
+    Ok(Hostile { component, timeout })
+}
+
+/// Resident memory of this process in bytes.
+fn rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Samples the process's RSS until dropped; `peak` gives the highest seen.
+struct RssPeak {
+    peak: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RssPeak {
+    fn start() -> Self {
+        let peak = Arc::new(AtomicU64::new(rss()));
+        let theirs = peak.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                theirs.fetch_max(rss(), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        Self { peak, task }
+    }
+
+    fn peak(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for RssPeak {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -37,7 +97,7 @@ async fn start(config: PoolConfig) -> Result<RenderPool, String> {
 async fn mixed_loop(
     pool: &RenderPool,
     percent: u32,
-    hostile: &[&'static str],
+    hostile: &[Hostile],
     seconds: Duration,
 ) -> f64 {
     let seq = Arc::new(AtomicU64::new(0));
@@ -52,15 +112,16 @@ async fn mixed_loop(
                 while Instant::now() < end {
                     let n = seq.fetch_add(1, Ordering::Relaxed);
                     let hostile = (n % 100) < u64::from(percent);
-                    let component = if hostile {
-                        kinds[(n / 100) as usize % kinds.len()]
+                    let request = if hostile {
+                        let kind = kinds[(n / 100) as usize % kinds.len()];
+                        RenderRequest {
+                            timeout: kind.timeout,
+                            ..RenderRequest::new(kind.component, "{}")
+                        }
                     } else {
-                        HEALTHY
+                        RenderRequest::new(HEALTHY, "{}")
                     };
-                    let ok = pool
-                        .render(RenderRequest::new(component, "{}"))
-                        .await
-                        .is_ok();
+                    let ok = pool.render(request).await.is_ok();
                     if !hostile && ok && Instant::now() >= start {
                         healthy.fetch_add(1, Ordering::Relaxed);
                     }
@@ -115,12 +176,17 @@ pub async fn run(
     };
     let hostile = kinds
         .iter()
-        .map(|k| component(k))
+        .map(|k| hostile_kind(k))
         .collect::<Result<Vec<_>, _>>()?;
     let pool = start(config.clone()).await?;
+    let clean_rss = RssPeak::start();
     let clean = mixed_loop(&pool, 0, &hostile, seconds).await;
+    let clean_rss = clean_rss.peak();
+    let mixed_rss = RssPeak::start();
     let mixed = mixed_loop(&pool, percent, &hostile, seconds).await;
+    let mixed_rss = mixed_rss.peak();
     let replaced = pool.status().replaced;
+    let workers = pool.workers();
     pool.shutdown().await;
     let mut replace = replacement_time(config, 5).await?;
     let replace_median = median(&mut replace);
@@ -131,11 +197,20 @@ pub async fn run(
         mixed / clean
     );
     println!("isolates replaced during the mixed run: {replaced}");
+    let budget = workers as u64 * 2 * (heap_limit_mb as u64) << 20;
+    println!(
+        "peak RSS: clean {} MiB, mixed {} MiB (workers x (heap limit + buffer budget) = {} MiB)",
+        clean_rss >> 20,
+        mixed_rss >> 20,
+        budget >> 20
+    );
     println!("time to replace a poisoned isolate: median {replace_median:.1} ms ({replace:.1?})");
     let body = json!({
         "percentHostile": percent, "kinds": kinds, "timeoutMs": timeout.as_millis() as u64, "heapLimitMb": heap_limit_mb,
         "healthyPerSecClean": clean, "healthyPerSecMixed": mixed, "ratio": mixed / clean,
         "isolatesReplaced": replaced, "replaceMsMedian": replace_median, "replaceMs": replace,
+        "peakRssCleanBytes": clean_rss, "peakRssMixedBytes": mixed_rss, "workers": workers,
     });
-    write(out, "hostile.json", &body)
+    let name = format!("hostile-{}.json", kinds.join("-"));
+    write(out, &name, &body)
 }
