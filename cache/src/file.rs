@@ -4,7 +4,9 @@
 //! magic "SSRCACHE" | format u32 LE | key digest [32] | length u64 LE | crc32 u32 LE | payload
 //! ```
 
-use std::io::{self, Write};
+use std::ffi::OsStr;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -101,4 +103,77 @@ pub(crate) fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Why a cache file was not read.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    Missing,
+    Io(io::Error),
+    /// The path is not a regular file this cache could have written.
+    NotOurs(&'static str),
+}
+
+/// A cache file's bytes and its open handle.
+pub(crate) struct OwnFile {
+    pub bytes: Vec<u8>,
+    pub file: std::fs::File,
+}
+
+/// Reads a cache file without trusting the directory: a symbolic link is
+/// not followed (`O_NOFOLLOW`), a FIFO or device does not block the open
+/// (`O_NONBLOCK`) and is refused once opened, and no more bytes are read
+/// than a header plus `max_payload` (whatever the file claims).
+pub(crate) fn read_own(path: &Path, max_payload: u64) -> Result<OwnFile, ReadError> {
+    let file = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path);
+    let mut file = match file {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ReadError::Missing),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(ReadError::NotOurs("a symbolic link"))
+        }
+        Err(e) => return Err(ReadError::Io(e)),
+    };
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(ReadError::NotOurs("not a regular file"));
+    }
+    let limit = HEADER_LEN as u64 + max_payload;
+    if meta.len() > limit {
+        return Err(ReadError::NotOurs("larger than any value the cache stores"));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    (&mut file)
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::NotOurs("grew past the size limit while read"));
+    }
+    Ok(OwnFile { bytes, file })
+}
+
+/// True for the names this cache gives its files: `<64 hex digits>.code`.
+pub(crate) fn is_cache_file_name(name: &OsStr) -> bool {
+    let Some(name) = name.to_str() else {
+        return false;
+    };
+    name.strip_suffix(".code")
+        .is_some_and(|stem| stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// True when the regular file at `path` starts with the cache's magic.
+pub(crate) fn starts_with_magic(path: &Path) -> bool {
+    let Ok(file) = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    else {
+        return false;
+    };
+    let mut magic = [0u8; 8];
+    (&file).read_exact(&mut magic).is_ok() && &magic == MAGIC
 }

@@ -14,6 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use file::ReadError;
 pub use file::{decode, encode, FileError, FORMAT_VERSION, MAGIC};
 pub use key::CacheKey;
 
@@ -22,6 +23,8 @@ pub use key::CacheKey;
 pub struct CacheOptions {
     /// Budget of the in-memory tier in bytes.
     pub memory_bytes: u64,
+    /// Largest value read from a file; a file claiming more is a miss.
+    pub max_value_bytes: u64,
     /// Cap on the bytes of cache files on disk; least recently used files
     /// are removed past it. None = no cap.
     pub max_dir_bytes: Option<u64>,
@@ -31,6 +34,7 @@ impl Default for CacheOptions {
     fn default() -> Self {
         Self {
             memory_bytes: 256 << 20,
+            max_value_bytes: 256 << 20,
             max_dir_bytes: Some(2 << 30),
         }
     }
@@ -94,19 +98,26 @@ impl CodeCache {
             return Some((bytes, Tier::Memory));
         }
         let path = self.path_of(key);
-        let raw = match std::fs::read(&path) {
+        let raw = match file::read_own(&path, self.options.max_value_bytes) {
             Ok(raw) => raw,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
-            Err(e) => {
+            Err(ReadError::Missing) => return None,
+            Err(ReadError::Io(e)) => {
                 tracing::warn!(path = %path.display(), error = %e, "unreadable cache file; treating as a miss");
                 return None;
             }
+            Err(ReadError::NotOurs(why)) => {
+                // Not a file this cache wrote (a link, a FIFO, a directory,
+                // a file too large): a miss, and left alone.
+                tracing::warn!(path = %path.display(), why, "not a cache file; treating as a miss");
+                return None;
+            }
         };
-        match decode(&raw, key) {
+        match decode(&raw.bytes, key) {
             Ok(payload) => {
                 let bytes = Arc::new(payload.to_vec());
                 self.memory.insert(*key, Arc::clone(&bytes));
-                touch(&path);
+                // Marks the file as recently used (its mtime orders eviction).
+                let _ = raw.file.set_modified(std::time::SystemTime::now());
                 Some((bytes, Tier::Disk))
             }
             Err(error) => {
@@ -147,17 +158,21 @@ impl CodeCache {
     }
 
     /// Removes least recently used cache files until the directory holds at
-    /// most `cap` bytes of them.
+    /// most `cap` bytes of them. Only files this cache wrote count and are
+    /// removed: regular files named `<64 hex digits>.code` that start with
+    /// the cache's magic.
     pub fn evict_to(&self, cap: u64) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
         };
         let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
             .filter_map(Result::ok)
-            .filter(|e| e.path().extension().is_some_and(|x| x == "code"))
+            .filter(|e| file::is_cache_file_name(&e.file_name()))
             .filter_map(|e| {
-                let meta = e.metadata().ok()?;
-                if !meta.is_file() {
+                // symlink_metadata: a link is never followed, so nothing
+                // outside the directory is looked at or counted.
+                let meta = std::fs::symlink_metadata(e.path()).ok()?;
+                if !meta.file_type().is_file() || !file::starts_with_magic(&e.path()) {
                     return None;
                 }
                 Some((meta.modified().ok()?, meta.len(), e.path()))
@@ -174,12 +189,5 @@ impl CodeCache {
                 total -= len;
             }
         }
-    }
-}
-
-/// Marks a file as recently used (its mtime orders eviction).
-fn touch(path: &Path) {
-    if let Ok(file) = std::fs::File::options().append(true).open(path) {
-        let _ = file.set_modified(std::time::SystemTime::now());
     }
 }

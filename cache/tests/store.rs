@@ -181,6 +181,7 @@ fn directory_cap_evicts_least_recently_used_files() {
     let options = CacheOptions {
         memory_bytes: 1 << 20,
         max_dir_bytes: Some(3 * 1100),
+        ..CacheOptions::default()
     };
     let cache = CodeCache::open(dir.path(), options.clone()).unwrap();
     for n in 0..3 {
@@ -202,4 +203,102 @@ fn directory_cap_evicts_least_recently_used_files() {
     for n in [0, 2, 3] {
         assert!(fresh.get(&key(n)).is_some(), "key {n} kept");
     }
+}
+
+/// Runs `f` on another thread and fails if it has not returned in 10 s.
+fn within_ten_seconds<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(f()).unwrap());
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("finished without blocking")
+}
+
+#[test]
+fn links_fifos_and_oversized_files_named_like_cache_files_are_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let cache = open(dir.path());
+
+    // A link to /dev/zero would be an endless read.
+    std::os::unix::fs::symlink("/dev/zero", cache.path_of(&key(1))).unwrap();
+    // A link to a real cache file outside the directory is not followed.
+    let target = outside.path().join("elsewhere.code");
+    std::fs::write(&target, cache::encode(&key(2), b"outside")).unwrap();
+    std::os::unix::fs::symlink(&target, cache.path_of(&key(2))).unwrap();
+    // A FIFO would block the open forever.
+    let fifo = std::ffi::CString::new(cache.path_of(&key(3)).into_os_string().into_encoded_bytes())
+        .unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    // A file claiming a payload larger than any value.
+    let options = CacheOptions {
+        max_value_bytes: 1024,
+        ..CacheOptions::default()
+    };
+    std::fs::write(
+        dir.path().join(format!("{}.code", key(4).digest_hex())),
+        cache::encode(&key(4), &[7u8; 4096]),
+    )
+    .unwrap();
+
+    let dir_path = dir.path().to_path_buf();
+    let found = within_ten_seconds(move || {
+        let cache = CodeCache::open(&dir_path, options).unwrap();
+        (1..=4)
+            .map(|n| cache.get(&key(n)).is_some())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(found, [false; 4]);
+    // Nothing outside the directory was touched, and the odd entries stay.
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        cache::encode(&key(2), b"outside")
+    );
+    for n in 1..=3 {
+        assert!(
+            std::fs::symlink_metadata(cache.path_of(&key(n))).is_ok(),
+            "entry {n} kept"
+        );
+    }
+    // Writing the key replaces the link itself, never its target.
+    cache.put(&key(2), b"inside".to_vec()).unwrap();
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        cache::encode(&key(2), b"outside")
+    );
+}
+
+#[test]
+fn eviction_removes_only_files_the_cache_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = [
+        dir.path().join("notes.code"),
+        dir.path().join(format!("{}.code", "0".repeat(64))),
+    ];
+    for path in &foreign {
+        std::fs::write(path, vec![b'x'; 4096]).unwrap();
+    }
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("big.code");
+    std::fs::write(&target, vec![b'y'; 8192]).unwrap();
+    std::os::unix::fs::symlink(&target, dir.path().join(format!("{}.code", "1".repeat(64))))
+        .unwrap();
+
+    let cache = CodeCache::open(
+        dir.path(),
+        CacheOptions {
+            max_dir_bytes: Some(1),
+            ..CacheOptions::default()
+        },
+    )
+    .unwrap();
+    cache.put(&key(1), vec![1; 1000]).unwrap();
+    for path in &foreign {
+        assert!(path.exists(), "{} was evicted", path.display());
+    }
+    assert_eq!(std::fs::read(&target).unwrap().len(), 8192);
+    assert!(
+        !cache.path_of(&key(1)).exists(),
+        "its own file is evicted past the cap"
+    );
 }

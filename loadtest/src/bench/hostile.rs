@@ -32,11 +32,9 @@ fn hostile_kind(kind: &str) -> Result<Hostile, String> {
         "encode" => ("Encode", None),
         "timers" => ("TimerFlood", None),
         "tamper" => ("Tamper", None),
-        other => {
-            return Err(format!(
-                "unknown hostile kind {other} (loop, alloc, throw, deadline, encode, timers, tamper)"
-            ))
-        }
+        other => return Err(format!(
+            "unknown hostile kind {other} (loop, alloc, throw, deadline, encode, timers, tamper)"
+        )),
     };
     Ok(Hostile { component, timeout })
 }
