@@ -51,14 +51,17 @@ after(() => {
   for (const loaded of contexts) loaded.dispose();
 });
 
-/** The stream bundle in a fresh bare context with web.js; `errors` collects console.error lines. */
-function loadStream() {
+/**
+ * The stream bundle in a fresh bare context with web.js; `errors` collects
+ * console.error lines. `prepare(global)` runs after web.js, before the bundle.
+ */
+function loadStream(prepare = undefined) {
   const errors = [];
   const sink = (level) => (...args) => {
     if (level === "error") errors.push(args.map(String).join(" "));
   };
   const console = { log: sink("log"), info: sink("info"), warn: sink("warn"), error: sink("error"), debug: sink("debug") };
-  const loaded = loadBundle(bundle, { filename: "stream.js", web: true, console });
+  const loaded = loadBundle(bundle, { filename: "stream.js", web: true, console, prepare });
   contexts.push(loaded);
   // As the service will call a render: props parsed in the bundle's realm
   // and a signal of that realm's AbortController in the context.
@@ -223,4 +226,28 @@ test("onHeaders receives a Headers of the preloads, as in Node", async () => {
   assert.equal(webHeaders.length, 1);
   assert.equal(webHeaders[0][0], "link");
   assert.match(webHeaders[0][1], /<\/fonts\/inter\.woff2>; rel=preload; as="font"/);
+});
+
+test("byte chunks transferred on enqueue, as the service's V8 does, stream the same bytes", async () => {
+  // V8 from 11.4 (the service's 15.2, not Node 20's 11.3) has
+  // ArrayBuffer.prototype.transfer, which byte streams use to take each
+  // enqueued chunk's buffer, detaching React's view of it.
+  let transfers = 0;
+  const web = loadStream((global) => {
+    Object.defineProperty(global.ArrayBuffer.prototype, "transfer", {
+      value() {
+        transfers++;
+        return structuredClone(this, { transfer: [this] });
+      },
+      writable: true,
+      configurable: true,
+    });
+  });
+  const w = web.start("Stream", {});
+  const webOut = await readAll(await w.result);
+  const n = startInNode("Stream", {});
+  const nodeOut = await readAll(await n.result);
+  assert.ok(transfers > 0);
+  assert.ok(webOut.bytes.equals(nodeOut.bytes));
+  assert.deepEqual(web.errors, []);
 });
