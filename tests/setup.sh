@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the JavaScript dependencies of the test fixtures, the example app,
-# the client packages in clients/ and the Hypernova parity test in
-# tests/hypernova (npm ci, only when node_modules is missing or
-# package-lock.json changed since the last install) and builds the fixture
-# bundles into tests/fixtures/build/. Safe to run repeatedly; a no-op install
-# is skipped.
+# the client packages in clients/, the Hypernova parity test in
+# tests/hypernova and the runtime's Web APIs in pool/js (npm ci, only when
+# node_modules is missing or package-lock.json changed since the last
+# install) and builds the fixture bundles into tests/fixtures/build/. Safe to
+# run repeatedly; a no-op install is skipped.
 #
 #   tests/setup.sh
 #
@@ -47,5 +47,6 @@ install_deps "$root/clients/react"
 install_deps "$root/examples/app"
 install_deps "$root/clients/node"
 install_deps "$root/tests/hypernova"
+install_deps "$root/pool/js"
 
 node "$root/tests/fixtures/build.mjs"

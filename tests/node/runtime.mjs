@@ -13,6 +13,10 @@
 //   globalThis / self
 //   SsrPool.register(name, render)
 //
+// With the `web` option, pool/src/web.js (the streaming Web APIs: streams,
+// EventTarget, AbortController, Headers...) is evaluated in the context
+// first, as the service will.
+//
 // `render(props, context)` is called with `props` parsed from JSON inside the
 // bundle's context (so it is a plain object of that realm) and
 // `context = { component: name }`. It must return a string or a Promise of a
@@ -31,6 +35,7 @@
 // for null) and `message` is String(value).
 
 import vm from "node:vm";
+import { readFileSync } from "node:fs";
 import { Console } from "node:console";
 import { types } from "node:util";
 import { performance as nodePerformance } from "node:perf_hooks";
@@ -43,6 +48,9 @@ const UTF8_LABELS = new Set([
   "utf8",
   "x-unicode20utf8",
 ]);
+
+/** The streaming Web APIs the service evaluates before a bundle. */
+export const WEB_JS = new URL("../../pool/src/web.js", import.meta.url);
 
 const stderrConsole = new Console({ stdout: process.stderr, stderr: process.stderr });
 
@@ -208,6 +216,9 @@ export function describeError(value) {
  *               forwards to (default: a Node Console writing to stderr)
  *   onTimerError(error) - called when a timer callback throws (default:
  *               print to stderr)
+ *   web       - also evaluate pool/src/web.js (the streaming Web APIs)
+ *               after the contract globals, before `prepare` and the bundle
+ *               (default false)
  *   prepare(global) - called with the context's global object after the
  *               contract globals are installed and before the bundle runs
  *               (used by probe-globals.mjs to plant tracing getters)
@@ -275,6 +286,9 @@ export function loadBundle(code, options = {}) {
   };
   for (const [name, value] of Object.entries(globals)) realm.define(name, value);
   vm.runInContext("globalThis.self = globalThis;", context);
+  if (options.web) {
+    new vm.Script(readFileSync(WEB_JS, "utf8"), { filename: "web.js" }).runInContext(context);
+  }
   if (options.prepare) options.prepare(vm.runInContext("globalThis", context));
 
   new vm.Script(code, { filename }).runInContext(context);
