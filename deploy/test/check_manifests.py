@@ -305,7 +305,10 @@ def check_validators_reject():
 
 
 def main():
-    print(f"renderer: {' '.join(renderer())}")
+    tool = renderer()
+    version = subprocess.run(tool[:1] + (["version", "--client"] if tool[1] == "kustomize" else ["version"]), capture_output=True, text=True).stdout
+    kustomize_version = re.search(r"v\d+\.\d+\.\d+", version.split("Kustomize")[-1])
+    print(f"renderer: {' '.join(tool)} (kustomize {kustomize_version.group(0) if kustomize_version else '?'})")
     print(f"schemas: Kubernetes {', '.join(K8S_VERSIONS)} (kubernetes-validate, strict); ServiceMonitor: prometheus-operator models")
     rendered = {"base": render(K8S / "base")}
     for overlay in sorted((K8S / "overlays").iterdir()):
