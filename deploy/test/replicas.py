@@ -186,11 +186,16 @@ def main():
             code = r.terminate()
             stopped = time.monotonic() - t
             exit_codes.append(code)
-            t = time.monotonic()
+            # HAProxy must see it gone before it comes back, as endpoints
+            # drop a terminating pod.
+            out = proxy.wait_status(r.name, "DOWN") + stopped
             r.start()
             ready = r.wait_ready()
             up = proxy.wait_status(r.name, "UP") + ready
-            roll_notes.append(f"{r.name}: exit {code} after {stopped:.2f} s, ready {ready:.2f} s, in rotation {up:.2f} s")
+            roll_notes.append(
+                f"{r.name}: exit {code} {stopped:.2f} s after SIGTERM, out of rotation after {out:.2f} s; "
+                f"restarted: ready after {ready:.2f} s, in rotation after {up:.2f} s"
+            )
         t_roll_end = time.monotonic()
         retr1 = proxy.counters()
         time.sleep(SETTLE_S)
