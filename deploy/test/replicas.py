@@ -111,7 +111,7 @@ class HAProxy:
         while time.monotonic() - started < timeout:
             if self.status(server).startswith(want):
                 return time.monotonic() - started
-            time.sleep(0.02)
+            time.sleep(0.005)
         raise RuntimeError(f"haproxy: {server} not {want} after {timeout} s")
 
     def counters(self) -> tuple:
@@ -204,9 +204,12 @@ def main():
         # HAProxy counts them) when there is one within 5 s.
         victim = replicas[1]
         deadline = time.monotonic() + 5.0
-        while int(proxy.stats()[victim.name]["scur"] or 0) == 0 and time.monotonic() < deadline:
+        on_victim = 0
+        while time.monotonic() < deadline:
+            on_victim = int(proxy.stats()[victim.name]["scur"] or 0)
+            if on_victim:
+                break
             time.sleep(0.001)
-        on_victim = int(proxy.stats()[victim.name]["scur"] or 0)
         t_kill = time.monotonic()
         victim.kill()
         t_dead = time.monotonic()
