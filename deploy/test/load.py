@@ -10,7 +10,6 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from service import ROOT
 
