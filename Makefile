@@ -31,12 +31,13 @@ release:
 setup:
 	tests/setup.sh
 
-## test: the whole test suite (the runtime's Web APIs, Rust, then the Node client and the Hypernova parity test against the built server), as CI runs it
+## test: the whole test suite (the runtime's Web APIs, Rust, then the Node client, the Hypernova parity test and the deployment checks against the built server), as CI runs it
 test: setup
 	cd pool/js && npm test
 	$(CARGO) test --workspace
 	cd clients/node && SSR_POOL_BIN="$(CURDIR)/target/debug/ssr-pool" npm test
 	cd tests/hypernova && SSR_POOL_BIN="$(CURDIR)/target/debug/ssr-pool" npm test
+	SSR_POOL_BIN="$(CURDIR)/target/debug/ssr-pool" deploy/test/run.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
