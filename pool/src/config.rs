@@ -20,6 +20,10 @@ pub struct PoolConfig {
     /// one: fewer, so the worker is back sooner (its code comes from the
     /// code cache; the JIT warms up on the first requests).
     pub replacement_warmup_renders: usize,
+    /// Renders one isolate may have in flight at once (waiting on timers,
+    /// promises or a slow reader); CPU-bound JavaScript still runs one at
+    /// a time. Fresh-context mode allows one.
+    pub max_renders_in_flight: usize,
     /// Jobs that may wait for a free worker before `render` answers `Overloaded`.
     pub queue_capacity: usize,
     /// How long a job may wait in the queue before it is refused.
@@ -76,6 +80,7 @@ impl PoolConfig {
         workers: 0,
         warmup_renders: 200,
         replacement_warmup_renders: 50,
+        max_renders_in_flight: 32,
         queue_capacity: 1024,
         queue_timeout: Duration::from_secs(5),
         render_timeout: Duration::from_secs(5),
@@ -123,6 +128,7 @@ impl PoolConfig {
         }
         let ms = Duration::from_millis;
         at_least("queue_capacity", self.queue_capacity, 1)?;
+        at_least("max_renders_in_flight", self.max_renders_in_flight, 1)?;
         at_least("queue_timeout", self.queue_timeout, ms(1))?;
         at_least("min_render_timeout", self.min_render_timeout, ms(1))?;
         at_least("render_timeout", self.render_timeout, ms(1))?;

@@ -142,6 +142,9 @@ impl RenderError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RenderOutcome {
     Ok,
+    /// A stream that reached its deadline: its signal fired and React
+    /// finished it with client-render fallbacks for what was not ready.
+    AbortedAtDeadline,
     /// The caller went away (or gave up) before a worker started the job.
     Cancelled,
     Failed(ErrorKind),

@@ -42,8 +42,14 @@ pub(crate) struct ContextHandles {
     pub intact: v8::Global<v8::Function>,
     /// Fires a timer by id (callbacks and arguments live in the JS heap).
     pub fire_timer: v8::Global<v8::Function>,
-    /// Forgets every pending timer's callback.
+    /// Forgets the callbacks of the given timers.
     pub drop_timers: v8::Global<v8::Function>,
+    /// The render driver (see `runtime.js`).
+    pub make_context: v8::Global<v8::Function>,
+    pub settle: v8::Global<v8::Function>,
+    pub demand: v8::Global<v8::Function>,
+    pub abort: v8::Global<v8::Function>,
+    pub forget: v8::Global<v8::Function>,
 }
 
 /// An isolate with the runtime and the bundle loaded, ready to render.
@@ -80,7 +86,7 @@ fn create_isolate(
         .array_buffer_allocator(BufferBudget::allocator(&buffers).make_shared());
     let mut isolate = v8::Isolate::new(params);
     isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
-    isolate.set_slot(RuntimeState::new());
+    isolate.set_slot(RuntimeState::new(config.max_output_bytes));
     let heap = HeapGuard::install(&mut isolate, &buffers);
     let watchdog = Watchdog::start(format!("{name}-watchdog"), isolate.thread_safe_handle())
         .map_err(|e| StartError::Thread(e.to_string()))?;
@@ -231,8 +237,37 @@ impl RenderIsolate {
             intact,
             fire_timer: entries.fire_timer,
             drop_timers: entries.drop_timers,
+            make_context: entries.make_context,
+            settle: entries.settle,
+            demand: entries.demand,
+            abort: entries.abort,
+            forget: entries.forget,
         });
         Ok(())
+    }
+
+    /// Checks that the shared intrinsics are still those captured after
+    /// load (one bounded run, which calls no bundle code); poisons the
+    /// isolate when they are not.
+    pub fn check_intrinsics(&mut self, component: &str) {
+        if self.limits.fresh_context || self.poisoned.is_some() {
+            return;
+        }
+        let budget = Budget::cpu(Instant::now() + self.limits.grace);
+        let intact = self.run(budget, Settle::Nothing, |scope, handles| {
+            crate::render::call_entry(scope, &handles.intact, &[]).map(|v| v.is_true())
+        });
+        match intact {
+            Outcome::Done(true) => {}
+            Outcome::HeapLimit => self.poisoned = Some(ReplaceReason::HeapLimit),
+            _ => {
+                tracing::warn!(
+                    component,
+                    "a render replaced shared intrinsics; the isolate will be replaced"
+                );
+                self.poisoned = Some(ReplaceReason::GlobalsTampered);
+            }
+        }
     }
 
     /// Starts counting renders towards `max_renders_per_isolate` from zero

@@ -10,8 +10,10 @@
 
 mod config;
 mod error;
+mod event_loop;
 mod exception;
 mod isolate;
+mod job;
 mod limits;
 mod observe;
 pub mod platform;
@@ -19,6 +21,8 @@ mod render;
 mod run;
 mod runtime;
 mod script;
+mod sink;
+mod timers;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -34,9 +38,14 @@ pub use error::{ErrorKind, JsError, RenderError, RenderOutcome, ReplaceReason, S
 pub use isolate::LoadReport;
 pub use observe::{CodeCacheStore, NoopObserver, PoolObserver};
 pub use script::CacheOutcome;
+pub use sink::{RenderBody, RenderStream};
 pub use worker::PoolStatus;
 
-use worker::{Job, JobClaim, Shared};
+use job::{Job, JobClaim, LeaveOnDrop};
+use worker::Shared;
+
+/// Identifies a render in flight on one isolate.
+pub(crate) type RenderId = u64;
 
 /// One render: a registered component and its props as JSON text.
 #[derive(Debug, Clone)]
@@ -68,6 +77,27 @@ pub struct RenderOutput {
     pub queue_time: Duration,
     /// Which worker rendered it.
     pub worker: usize,
+}
+
+/// A render's first answer: the whole HTML, or a stream of chunks.
+pub struct Rendered {
+    pub body: RenderBody,
+    /// Time inside the isolate to the HTML, or to a stream's first chunk.
+    pub render_time: Duration,
+    /// Time the job waited for a free worker.
+    pub queue_time: Duration,
+    /// Which worker rendered it.
+    pub worker: usize,
+}
+
+impl Rendered {
+    /// The whole HTML (a stream read to its end).
+    pub async fn into_html(self) -> Result<String, RenderError> {
+        match self.body {
+            RenderBody::Html(html) => Ok(html),
+            RenderBody::Stream(stream) => stream.collect().await,
+        }
+    }
 }
 
 /// A warm-up (or `warm` build step) render.
@@ -230,11 +260,30 @@ impl RenderPool {
         }
     }
 
-    /// Renders on the next idle worker. Refuses at once with `Overloaded`
-    /// when the queue is full, and with `QueueTimeout` when no worker has
-    /// started the job within the queue timeout. Dropping the future cancels
-    /// a queued job. Must be awaited inside a tokio runtime (for the timer).
+    /// Renders on the next worker with room and returns the whole HTML (a
+    /// streamed render is read to its end). Refuses at once with
+    /// `Overloaded` when the queue is full, and with `QueueTimeout` when no
+    /// worker has started the job within the queue timeout. Dropping the
+    /// future cancels the job (queued or in flight). Must be awaited inside
+    /// a tokio runtime (for the timer).
     pub async fn render(&self, request: RenderRequest) -> Result<RenderOutput, RenderError> {
+        let started = Instant::now();
+        let rendered = self.render_streaming(request).await?;
+        let (queue_time, worker) = (rendered.queue_time, rendered.worker);
+        let html = rendered.into_html().await?;
+        Ok(RenderOutput {
+            html,
+            render_time: started.elapsed().saturating_sub(queue_time),
+            queue_time,
+            worker,
+        })
+    }
+
+    /// Like [`RenderPool::render`], but answers at the first byte: a render
+    /// that returns a stream is handed over as [`RenderBody::Stream`], its
+    /// chunks arriving as the isolate emits them. Dropping the stream
+    /// cancels the render.
+    pub async fn render_streaming(&self, request: RenderRequest) -> Result<Rendered, RenderError> {
         let (reply, mut answer) = oneshot::channel();
         let claim = Arc::new(JobClaim::default());
         let job = Job {
@@ -252,15 +301,35 @@ impl RenderPool {
             }
             Err(async_channel::TrySendError::Closed(_)) => return Err(RenderError::ShuttingDown),
         }
+        // Tells the worker when this future is dropped before its answer.
+        let leave = LeaveOnDrop::new(Arc::clone(&claim));
         // Refuse the job when no worker has started it by the queue timeout,
         // instead of letting the caller wait for its turn only to be told so.
         let queue_timeout = self.inner.shared.config.queue_timeout;
-        match tokio::time::timeout(queue_timeout, &mut answer).await {
-            Ok(result) => return result.unwrap_or(Err(RenderError::WorkerLost)),
-            Err(_) if claim.abandon() => return Err(RenderError::QueueTimeout(queue_timeout)),
-            Err(_) => {}
+        let answer = match tokio::time::timeout(queue_timeout, &mut answer).await {
+            Ok(result) => result,
+            Err(_) if claim.abandon() => Ok(Err(RenderError::QueueTimeout(queue_timeout))),
+            Err(_) => answer.await,
+        };
+        let answer = answer.unwrap_or(Err(RenderError::WorkerLost));
+        match answer {
+            Ok(Rendered {
+                body: RenderBody::Stream(stream),
+                render_time,
+                queue_time,
+                worker,
+            }) => Ok(Rendered {
+                // From here the stream tells the worker when its reader left.
+                body: RenderBody::Stream(stream.leaving(leave)),
+                render_time,
+                queue_time,
+                worker,
+            }),
+            other => {
+                leave.keep();
+                other
+            }
         }
-        answer.await.unwrap_or(Err(RenderError::WorkerLost))
     }
 
     /// Waits until every worker is warm, or fails with the reason the bundle

@@ -1,181 +1,64 @@
-//! One render on a [`RenderIsolate`]: call the component, settle its
-//! promise (microtasks, then timers in due order) within the deadline, check
-//! the output, and check the shared intrinsics afterwards. Every step is one
-//! bounded run into JavaScript.
+//! One render in flight on an isolate: a small state machine the event
+//! loop drives. It starts with the call of the component (one bounded run);
+//! a string answers at once, a promise or a stream stays in flight until the
+//! driver in `runtime.js` reports its HTML, its chunks, its end or its
+//! failure, the deadline passes, or the caller goes away.
 
 use std::time::{Duration, Instant};
 
-use crate::error::{RenderError, ReplaceReason};
-use crate::exception::{caught, js_error};
-use crate::isolate::{ContextHandles, RenderIsolate};
-use crate::run::{Budget, Outcome, Settle};
+use tokio::sync::oneshot;
+
+use crate::error::RenderError;
+use crate::exception::caught;
+use crate::isolate::ContextHandles;
 use crate::runtime;
+use crate::sink::{RenderBody, StreamSink};
+use crate::{RenderId, Rendered};
+
+/// Where a render's first answer goes: the caller's reply channel.
+pub(crate) type Reply = oneshot::Sender<Result<Rendered, RenderError>>;
+
+/// A render the isolate has started and not finished.
+pub(crate) struct Render {
+    pub id: RenderId,
+    pub component: String,
+    /// The caller's channel, until the first answer (HTML, first chunk or
+    /// error) is sent.
+    pub reply: Option<Reply>,
+    pub started: Instant,
+    pub queued: Duration,
+    pub timeout: Duration,
+    /// When the render's signal fires; after that, a stream has
+    /// `termination_grace` to finish.
+    pub deadline: Instant,
+    /// The signal fired at the deadline (a stream finishing its fallbacks).
+    pub aborted: bool,
+    /// Set once the render produced its first chunk.
+    pub sink: Option<StreamSink>,
+    /// The stream closed; the render finishes once its outbox drained.
+    pub ended: bool,
+}
+
+impl Render {
+    /// When the event loop must next look at this render.
+    pub fn due(&self, grace: Duration) -> Instant {
+        if self.aborted {
+            self.deadline + grace
+        } else {
+            self.deadline
+        }
+    }
+}
 
 /// What calling a component gave back.
-enum Called {
+pub(crate) enum Called {
     Html(String),
-    Pending(v8::Global<v8::Promise>),
-}
-
-/// A render promise's state, read after its microtasks ran.
-enum Settled {
-    Pending,
-    Done(Result<String, RenderError>),
-}
-
-impl RenderIsolate {
-    /// Renders `component` with `props_json`, bounded by `timeout`.
-    pub fn render(
-        &mut self,
-        component: &str,
-        props_json: &str,
-        timeout: Duration,
-    ) -> Result<String, RenderError> {
-        if self.limits.fresh_context && self.context_used {
-            // Strict isolation: every render gets a context of its own with
-            // the bundle evaluated anew (from the compiled script).
-            if let Err(error) = self.instantiate() {
-                self.poisoned = Some(ReplaceReason::FreshContextFailed);
-                tracing::error!(%error, "cannot create a fresh context");
-                return Err(RenderError::WorkerLost);
-            }
-        }
-        self.renders += 1;
-        self.context_used = true;
-        let budget = Budget::new(Instant::now() + timeout, self.limits.grace);
-        let result = self.call_and_settle(component, props_json, budget, timeout);
-        self.end_render(component);
-        result
-    }
-
-    fn call_and_settle(
-        &mut self,
-        component: &str,
-        props_json: &str,
-        budget: Budget,
-        timeout: Duration,
-    ) -> Result<String, RenderError> {
-        let max_output = self.limits.max_output_bytes;
-        let called = self.run(budget, Settle::Microtasks, |scope, _| {
-            Some(call_component(scope, component, props_json, max_output))
-        });
-        match self.classify(called, timeout)?? {
-            Called::Html(html) => Ok(html),
-            Called::Pending(promise) => self.settle(&promise, budget, timeout),
-        }
-    }
-
-    /// Reads the promise, and while it is pending runs the next timer (and
-    /// the microtasks it queued), until it settles, the next timer is due
-    /// after the deadline, or nothing is left that could settle it.
-    fn settle(
-        &mut self,
-        promise: &v8::Global<v8::Promise>,
-        budget: Budget,
-        timeout: Duration,
-    ) -> Result<String, RenderError> {
-        let max_output = self.limits.max_output_bytes;
-        loop {
-            let read = self.run(budget, Settle::Nothing, |scope, _| {
-                Some(read_promise(scope, promise, max_output))
-            });
-            if let Settled::Done(result) = self.classify(read, timeout)? {
-                return result;
-            }
-            let Some(due) = runtime::state(&mut self.isolate).timers.next_due() else {
-                return Err(RenderError::NeverSettled);
-            };
-            if due >= budget.deadline {
-                // The timer fires after the deadline: give up on the render
-                // now. Nothing runs, so nothing needs terminating.
-                return Err(RenderError::Timeout(timeout));
-            }
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
-            }
-            let Some(id) = runtime::state(&mut self.isolate)
-                .timers
-                .pop_due(Instant::now())
-            else {
-                continue;
-            };
-            let fired = self.run(budget, Settle::Microtasks, |scope, handles| {
-                fire_timer(scope, handles, id)
-            });
-            match fired {
-                // Like a browser, an exception in a timer is reported and does
-                // not stop the event loop.
-                Outcome::Threw(error) => tracing::warn!(
-                    target: "ssr::console",
-                    %error,
-                    "uncaught exception in a timer callback"
-                ),
-                other => self.classify(other, timeout)?,
-            }
-        }
-    }
-
-    /// Maps how a run ended to the render's result, poisoning the isolate
-    /// when the run ended in a way that forbids reusing it.
-    fn classify<T>(&mut self, outcome: Outcome<T>, timeout: Duration) -> Result<T, RenderError> {
-        match outcome {
-            Outcome::Done(value) => Ok(value),
-            Outcome::HeapLimit => {
-                self.poisoned = Some(ReplaceReason::HeapLimit);
-                Err(RenderError::OutOfMemory {
-                    limit_mb: self.limits.heap_limit_mb,
-                })
-            }
-            Outcome::Terminated => {
-                self.poisoned = Some(ReplaceReason::Terminated);
-                Err(RenderError::Timeout(timeout))
-            }
-            Outcome::DeadlinePassed => Err(RenderError::Timeout(timeout)),
-            Outcome::Threw(error) => Err(RenderError::Js(error)),
-        }
-    }
-
-    /// Drops the render's leftover timers and checks the shared intrinsics.
-    fn end_render(&mut self, component: &str) {
-        let state = runtime::state(&mut self.isolate);
-        state.current_component = None;
-        let had_timers = state.timers.clear();
-        if self.poisoned.is_some() {
-            return;
-        }
-        let budget = Budget::new(Instant::now() + self.limits.grace, Duration::ZERO);
-        if had_timers {
-            let dropped = self.run(budget, Settle::Nothing, |scope, handles| {
-                call_entry(scope, &handles.drop_timers, &[]).map(|_| ())
-            });
-            if !matches!(dropped, Outcome::Done(_)) {
-                self.poisoned = Some(ReplaceReason::Terminated);
-                return;
-            }
-        }
-        if self.limits.fresh_context {
-            return;
-        }
-        let intact = self.run(budget, Settle::Nothing, |scope, handles| {
-            call_entry(scope, &handles.intact, &[]).map(|v| v.is_true())
-        });
-        match intact {
-            Outcome::Done(true) => {}
-            Outcome::HeapLimit => self.poisoned = Some(ReplaceReason::HeapLimit),
-            _ => {
-                tracing::warn!(
-                    component,
-                    "a render replaced shared intrinsics; the isolate will be replaced"
-                );
-                self.poisoned = Some(ReplaceReason::GlobalsTampered);
-            }
-        }
-    }
+    /// A promise or a stream: handed to the driver.
+    InFlight,
 }
 
 /// Calls one of the runtime's entry points with `undefined` as receiver.
-fn call_entry<'s>(
+pub(crate) fn call_entry<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     entry: &v8::Global<v8::Function>,
     args: &[v8::Local<v8::Value>],
@@ -185,24 +68,25 @@ fn call_entry<'s>(
     entry.call(scope, recv, args)
 }
 
-fn fire_timer(scope: &mut v8::PinScope, handles: &ContextHandles, id: u32) -> Option<()> {
-    let id = v8::Integer::new_from_unsigned(scope, id).into();
-    call_entry(scope, &handles.fire_timer, &[id]).map(|_| ())
+fn number<'s>(scope: &mut v8::PinScope<'s, '_>, n: u64) -> v8::Local<'s, v8::Value> {
+    v8::Number::new(scope, n as f64).into()
 }
 
 /// Looks the component up, parses the props with V8's JSON parser and calls
-/// the render function with `(props, {component})`.
-fn call_component(
+/// the render function with `(props, context)`; hands anything that is not a
+/// string to the driver.
+pub(crate) fn call_component(
     scope: &mut v8::PinScope,
+    handles: &ContextHandles,
+    id: RenderId,
     component: &str,
     props_json: &str,
     max_output: usize,
 ) -> Result<Called, RenderError> {
-    let state = runtime::state(scope);
-    let Some(entry) = state.component(component) else {
+    let Some(entry) = runtime::state(scope).component(component) else {
         return Err(RenderError::UnknownComponent(component.to_owned()));
     };
-    state.current_component = Some(component.to_owned());
+    runtime::enter_render(scope, id);
     let entry = v8::Local::new(scope, entry);
     v8::tc_scope!(let tc, scope);
     let Some(props_text) = v8::String::new(tc, props_json) else {
@@ -213,47 +97,89 @@ fn call_component(
         let error = caught(tc, exception, "props are not valid JSON");
         return Err(RenderError::InvalidProps(error.message));
     };
-    let context = v8::Object::new(tc);
-    let key = v8::String::new(tc, "component").unwrap();
-    let value = v8::String::new(tc, component).unwrap();
-    context.set(tc, key.into(), value.into());
-    let recv = v8::undefined(tc).into();
-    let Some(result) = entry.call(tc, recv, &[props, context.into()]) else {
-        let exception = tc.exception();
-        return Err(RenderError::Js(caught(
-            tc,
-            exception,
-            "render failed without an exception",
-        )));
+    let render_id = number(tc, id);
+    let name = v8::String::new(tc, component).unwrap().into();
+    let context = call_entry(tc, &handles.make_context, &[render_id, name]);
+    let js_failure = |tc: &mut v8::PinScope, exception| {
+        RenderError::Js(caught(tc, exception, "render failed without an exception"))
     };
-    match v8::Local::<v8::Promise>::try_from(result) {
-        Ok(promise) => Ok(Called::Pending(v8::Global::new(tc, promise))),
-        Err(_) => html_of(tc, result, max_output).map(Called::Html),
+    let Some(context) = context else {
+        let exception = tc.exception();
+        return Err(js_failure(tc, exception));
+    };
+    let recv = v8::undefined(tc).into();
+    let Some(result) = entry.call(tc, recv, &[props, context]) else {
+        let exception = tc.exception();
+        return Err(js_failure(tc, exception));
+    };
+    if result.is_string() {
+        return html_of(tc, result, max_output).map(Called::Html);
     }
+    if call_entry(tc, &handles.settle, &[render_id, result]).is_none() {
+        let exception = tc.exception();
+        return Err(js_failure(tc, exception));
+    }
+    Ok(Called::InFlight)
 }
 
-fn read_promise(
+/// Fires the render's signal; with `cancel`, also cancels its stream.
+pub(crate) fn abort(
     scope: &mut v8::PinScope,
-    promise: &v8::Global<v8::Promise>,
-    max_output: usize,
-) -> Settled {
-    let promise = v8::Local::new(scope, promise);
-    match promise.state() {
-        v8::PromiseState::Pending => Settled::Pending,
-        v8::PromiseState::Fulfilled => {
-            let value = promise.result(scope);
-            Settled::Done(html_of(scope, value, max_output))
-        }
-        v8::PromiseState::Rejected => {
-            let reason = promise.result(scope);
-            Settled::Done(Err(RenderError::Js(js_error(scope, reason))))
-        }
-    }
+    handles: &ContextHandles,
+    id: RenderId,
+    reason: &str,
+    cancel: bool,
+) -> Option<()> {
+    runtime::enter_render(scope, id);
+    let id = number(scope, id);
+    let reason = v8::String::new(scope, reason)?.into();
+    let cancel = v8::Boolean::new(scope, cancel).into();
+    call_entry(scope, &handles.abort, &[id, reason, cancel]).map(|_| ())
+}
+
+/// Resumes a stream pump that waited for room in its sink.
+pub(crate) fn demand(
+    scope: &mut v8::PinScope,
+    handles: &ContextHandles,
+    id: RenderId,
+) -> Option<()> {
+    runtime::enter_render(scope, id);
+    let id = number(scope, id);
+    call_entry(scope, &handles.demand, &[id]).map(|_| ())
+}
+
+/// Forgets a finished render in the prelude: its timers' callbacks, its
+/// controller, reader and demand.
+pub(crate) fn forget(
+    scope: &mut v8::PinScope,
+    handles: &ContextHandles,
+    id: RenderId,
+    timers: &[u32],
+) -> Option<()> {
+    let ids: Vec<v8::Local<v8::Value>> = timers
+        .iter()
+        .map(|t| v8::Integer::new_from_unsigned(scope, *t).into())
+        .collect();
+    let ids = v8::Array::new_with_elements(scope, &ids).into();
+    call_entry(scope, &handles.drop_timers, &[ids])?;
+    let id = number(scope, id);
+    call_entry(scope, &handles.forget, &[id]).map(|_| ())
+}
+
+pub(crate) fn fire_timer(
+    scope: &mut v8::PinScope,
+    handles: &ContextHandles,
+    id: u32,
+    owner: RenderId,
+) -> Option<()> {
+    runtime::enter_render(scope, owner);
+    let id = v8::Integer::new_from_unsigned(scope, id).into();
+    call_entry(scope, &handles.fire_timer, &[id]).map(|_| ())
 }
 
 /// The HTML a render returned, checked against the output limit before it
 /// is copied out of the isolate.
-fn html_of(
+pub(crate) fn html_of(
     scope: &mut v8::PinScope,
     value: v8::Local<v8::Value>,
     max_output: usize,
@@ -277,4 +203,14 @@ fn html_of(
         }
     }
     Ok(html.to_rust_string_lossy(scope))
+}
+
+/// The answer to a render's caller.
+pub(crate) fn rendered(render: &Render, body: RenderBody, worker: usize) -> Rendered {
+    Rendered {
+        body,
+        render_time: render.started.elapsed(),
+        queue_time: render.queued,
+        worker,
+    }
 }

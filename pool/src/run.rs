@@ -13,26 +13,34 @@ use crate::limits::IsolateAllocations;
 /// The time limits of one entry into JavaScript.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Budget {
-    /// When the work this entry belongs to is due (a render's deadline).
-    pub deadline: Instant,
-    /// How long JavaScript may keep the CPU past the deadline before its
-    /// execution is terminated. Within the grace, a late entry is simply
-    /// abandoned by its caller; past it, only termination can stop it.
-    pub grace: Duration,
+    /// When the work this entry belongs to is due: an entry that returns
+    /// later is `DeadlinePassed`. None when the caller tracks deadlines
+    /// itself (the event loop, whose renders each have their own).
+    deadline: Option<Instant>,
+    /// When the watchdog terminates execution: JavaScript that still holds
+    /// the CPU then will not yield.
+    cpu_limit: Instant,
 }
 
 impl Budget {
+    /// Due at `deadline`; JavaScript may keep the CPU `grace` past it.
     pub fn new(deadline: Instant, grace: Duration) -> Self {
-        Self { deadline, grace }
+        Self {
+            deadline: Some(deadline),
+            cpu_limit: deadline + grace,
+        }
     }
 
-    /// The instant the watchdog terminates execution.
-    fn cpu_limit(&self) -> Instant {
-        self.deadline + self.grace
+    /// Only a CPU limit: the entry may return whenever it is done.
+    pub fn cpu(limit: Instant) -> Self {
+        Self {
+            deadline: None,
+            cpu_limit: limit,
+        }
     }
 
-    pub fn passed(&self) -> bool {
-        Instant::now() >= self.deadline
+    fn passed(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 }
 
@@ -73,7 +81,7 @@ pub(crate) fn run_bounded<T>(
 ) -> Outcome<T> {
     v8::scope_with_context!(scope, isolate, context);
     v8::tc_scope!(let tc, scope);
-    allocations.watchdog.arm(budget.cpu_limit());
+    allocations.watchdog.arm(budget.cpu_limit);
     let result = f(tc);
     if settle == Settle::Microtasks && !tc.has_terminated() {
         tc.perform_microtask_checkpoint();

@@ -72,7 +72,11 @@
     const { callback, args } = timer;
     callback(...args);
   };
-  const dropTimers = () => timers.clear();
+  // Forgets the callbacks of the timers a render left (all when no ids).
+  const dropTimers = (ids) => {
+    if (ids === undefined) timers.clear();
+    else for (let i = 0; i < ids.length; i++) timers.delete(ids[i]);
+  };
 
   // performance.now(): milliseconds since the isolate started.
   define(global, "performance", Object.freeze({ now: natives.now, timeOrigin: natives.timeOrigin }));
@@ -227,7 +231,9 @@
     [global, ["JSON", "Promise", "Array", "Object", "String", "Number", "Boolean", "Symbol", "Math",
       "Reflect", "Map", "Set", "WeakMap", "Error", "TypeError", "RangeError", "RegExp", "Date", "Intl",
       "Function", "TextEncoder", "TextDecoder", "setTimeout", "clearTimeout", "queueMicrotask",
-      "console", "SsrPool", "encodeURIComponent", "parseInt", "parseFloat", "isNaN"]],
+      "console", "SsrPool", "encodeURIComponent", "parseInt", "parseFloat", "isNaN",
+      "ReadableStream", "WritableStream", "TransformStream", "AbortController", "AbortSignal",
+      "EventTarget", "Event", "Headers", "DOMException"]],
     [Array.prototype, ["map", "forEach", "filter", "push", "pop", "join", "slice", "splice", "indexOf",
       "reduce", "concat", "some", "every", "find", "findIndex", "includes", "sort", "keys", "entries"]],
     [Array, ["isArray", "from", "of"]],
@@ -281,5 +287,90 @@
       return true;
     };
   };
-  return { captureIntrinsics, fireTimer, dropTimers };
+  // The render driver. The host calls a component itself; what the driver
+  // does is what a result that is not a string needs: settle a promise,
+  // pump a stream chunk by chunk into the host's sink (waiting for demand
+  // when the sink is full), abort a render at its deadline or when its
+  // caller left. Each render has an id; its AbortController is made only
+  // when the render reads `context.signal`.
+  const controllers = new Map();
+  const readers = new Map();
+  const demands = new Map();
+  const signalFor = (id) => {
+    let controller = controllers.get(id);
+    if (controller === undefined) {
+      controller = new AbortController();
+      controllers.set(id, controller);
+    }
+    return controller.signal;
+  };
+  const makeContext = (id, component) => {
+    const context = { component };
+    Object.defineProperty(context, "signal", {
+      get: () => signalFor(id),
+      enumerable: true,
+      configurable: true,
+    });
+    return context;
+  };
+  const isStream = (value) =>
+    value !== null && typeof value === "object" && typeof value.getReader === "function";
+  const pump = async (id, stream) => {
+    const reader = stream.getReader();
+    readers.set(id, reader);
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (!natives.chunk(id, value)) await new Promise((resolve) => demands.set(id, resolve));
+      }
+      natives.end(id);
+    } catch (error) {
+      natives.failed(id, error);
+    } finally {
+      readers.delete(id);
+      demands.delete(id);
+    }
+  };
+  const settle = (id, result) => {
+    if (isStream(result)) {
+      pump(id, result);
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => (isStream(value) ? pump(id, value) : natives.done(id, value)),
+      (error) => natives.failed(id, error),
+    );
+  };
+  const demand = (id) => {
+    const resolve = demands.get(id);
+    if (resolve !== undefined) {
+      demands.delete(id);
+      resolve();
+    }
+  };
+  // Fires the render's signal; `cancel` also cancels the stream being
+  // pumped (the caller is gone, or the render ran out of time).
+  const abort = (id, reason, cancel) => {
+    const controller = controllers.get(id);
+    if (controller !== undefined) controller.abort(new DOMExceptionLike(reason));
+    if (cancel) {
+      const reader = readers.get(id);
+      if (reader !== undefined) reader.cancel(reason).catch(() => {});
+      demand(id);
+    }
+  };
+  // The render is over: forget its controller, reader and demand.
+  const forget = (id) => {
+    controllers.delete(id);
+    readers.delete(id);
+    demands.delete(id);
+  };
+  class DOMExceptionLike extends Error {
+    constructor(message) {
+      super(message);
+      this.name = "AbortError";
+    }
+  }
+  return { captureIntrinsics, fireTimer, dropTimers, makeContext, settle, demand, abort, forget };
 })

@@ -2,18 +2,39 @@
 //! microtasks, performance.now, UTF-8 coding, and component registration.
 //! Nothing here reaches the host's file system or network.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-const PRELUDE: &str = include_str!("runtime.js");
+use crate::error::{JsError, RenderError};
+use crate::exception::js_error;
+use crate::timers::{Timers, MAX_PENDING_TIMERS};
+use crate::RenderId;
 
-/// Most timers one isolate may have pending at once; `setTimeout` past it
-/// throws a RangeError. Each pending timer costs host memory outside the JS
-/// heap (its callback and arguments stay on the heap, which is limited).
-pub(crate) const MAX_PENDING_TIMERS: usize = 10_000;
+const PRELUDE: &str = include_str!("runtime.js");
+/// The streaming Web APIs (streams, AbortController, Headers...), built
+/// from vendored packages by `pool/js/build.mjs`.
+const WEB: &str = include_str!("web.js");
 
 /// Longest console line that reaches the service log, in UTF-8 bytes.
 const MAX_LOG_BYTES: usize = 16 * 1024;
+
+/// Chunks a stream may have waiting for the sink before its pump pauses
+/// until the host asks for more.
+const STREAM_HIGH_WATER: usize = 16;
+
+/// What a render's JavaScript reported through the natives during a run;
+/// the event loop takes these after each run, in order.
+#[derive(Debug)]
+pub(crate) enum Output {
+    /// A promise settled with HTML (or with something that is not HTML).
+    Html(Result<String, RenderError>),
+    /// The promise rejected, or the stream errored.
+    Failed(JsError),
+    /// A stream produced bytes.
+    Chunk(Vec<u8>),
+    /// A stream closed.
+    End,
+}
 
 /// Per-isolate state the natives reach through the isolate's slot.
 pub(crate) struct RuntimeState {
@@ -24,19 +45,31 @@ pub(crate) struct RuntimeState {
     /// Components may register only while the bundle loads: a render that
     /// registered would change the component for every later request.
     registry_open: bool,
-    /// The component being rendered, for log lines.
-    pub current_component: Option<String>,
+    /// Components of the renders in flight, for log lines.
+    pub components_in_flight: HashMap<RenderId, String>,
     pub timers: Timers,
+    /// Reported by renders during the current run.
+    pub outputs: Vec<(RenderId, Output)>,
+    /// Per streaming render: chunks not yet in its sink.
+    pub backlog: HashMap<RenderId, usize>,
+    /// Streaming renders whose pump waits for the host to ask for more.
+    pub paused: HashSet<RenderId>,
+    /// Largest HTML (or streamed output) a render may produce.
+    pub max_output_bytes: usize,
 }
 
 impl RuntimeState {
-    pub fn new() -> Self {
+    pub fn new(max_output_bytes: usize) -> Self {
         Self {
             started: Instant::now(),
             components: HashMap::new(),
             registry_open: false,
-            current_component: None,
+            components_in_flight: HashMap::new(),
             timers: Timers::default(),
+            outputs: Vec::new(),
+            backlog: HashMap::new(),
+            paused: HashSet::new(),
+            max_output_bytes,
         }
     }
 
@@ -51,6 +84,7 @@ impl RuntimeState {
     pub fn finish_load(&mut self) {
         self.registry_open = false;
         self.timers.clear();
+        self.outputs.clear();
     }
 
     pub fn component(&self, name: &str) -> Option<v8::Global<v8::Function>> {
@@ -60,6 +94,29 @@ impl RuntimeState {
     pub fn component_names(&self) -> Vec<String> {
         self.components.keys().cloned().collect()
     }
+
+    /// Forgets a finished render's stream bookkeeping.
+    pub fn forget(&mut self, render: RenderId) {
+        self.components_in_flight.remove(&render);
+        self.backlog.remove(&render);
+        self.paused.remove(&render);
+    }
+}
+
+/// The render the running JavaScript belongs to: the host sets it as V8's
+/// continuation-preserved embedder data before each entry, and V8 carries
+/// it through promise reactions, so microtasks and the timers they set are
+/// attributed to the render that started them (0: the bundle's load).
+pub(crate) fn current_render(scope: &mut v8::PinScope) -> RenderId {
+    let data = scope.get_continuation_preserved_embedder_data();
+    data.integer_value(scope)
+        .map_or(0, |id| id.max(0) as RenderId)
+}
+
+/// Marks what follows as running for `render`.
+pub(crate) fn enter_render(scope: &mut v8::PinScope, render: RenderId) {
+    let id = v8::Number::new(scope, render as f64);
+    scope.set_continuation_preserved_embedder_data(id.into());
 }
 
 /// The one accessor for an isolate's [`RuntimeState`].
@@ -67,67 +124,6 @@ pub(crate) fn state(isolate: &mut v8::Isolate) -> &mut RuntimeState {
     isolate
         .get_slot_mut::<RuntimeState>()
         .expect("RuntimeState is set on every worker isolate")
-}
-
-/// Pending timers ordered by due time, then by id (registration order). The
-/// host keeps only ids and due times; callbacks and arguments live in the
-/// prelude's table on the JS heap.
-#[derive(Default)]
-pub(crate) struct Timers {
-    next_id: u32,
-    by_due: BTreeMap<(Instant, u32), Option<Duration>>,
-    due_of: HashMap<u32, Instant>,
-    /// A timer was registered since the last `clear`.
-    registered: bool,
-}
-
-impl Timers {
-    fn add(&mut self, due: Instant, repeat: Option<Duration>) -> Option<u32> {
-        if self.due_of.len() >= MAX_PENDING_TIMERS {
-            return None;
-        }
-        self.next_id = self.next_id.wrapping_add(1).max(1);
-        let id = self.next_id;
-        self.by_due.insert((due, id), repeat);
-        self.due_of.insert(id, due);
-        self.registered = true;
-        Some(id)
-    }
-
-    fn remove(&mut self, id: u32) {
-        if let Some(due) = self.due_of.remove(&id) {
-            self.by_due.remove(&(due, id));
-        }
-    }
-
-    /// When the earliest timer is due.
-    pub fn next_due(&self) -> Option<Instant> {
-        self.by_due.first_key_value().map(|((due, _), _)| *due)
-    }
-
-    /// Takes the earliest timer if it is due at `now`; a repeating timer is
-    /// put back under its id for its next run.
-    pub fn pop_due(&mut self, now: Instant) -> Option<u32> {
-        if self.next_due()? > now {
-            return None;
-        }
-        let ((due, id), repeat) = self.by_due.pop_first()?;
-        self.due_of.remove(&id);
-        if let Some(every) = repeat {
-            let next = due.max(now) + every;
-            self.by_due.insert((next, id), repeat);
-            self.due_of.insert(id, next);
-        }
-        Some(id)
-    }
-
-    /// Drops every pending timer; true when any was registered since the
-    /// last clear (so the prelude's table needs clearing too).
-    pub fn clear(&mut self) -> bool {
-        self.by_due.clear();
-        self.due_of.clear();
-        std::mem::take(&mut self.registered)
-    }
 }
 
 fn throw_type_error(scope: &mut v8::PinScope, message: &str) {
@@ -148,7 +144,13 @@ fn log(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::R
         return;
     };
     let text = crate::exception::bounded_string(scope, text, MAX_LOG_BYTES);
-    let component = state(scope).current_component.as_deref().unwrap_or("-");
+    let render = current_render(scope);
+    let component = state(scope)
+        .components_in_flight
+        .get(&render)
+        .cloned()
+        .unwrap_or_else(|| "-".to_owned());
+    let component = component.as_str();
     match level {
         0 => tracing::debug!(target: "ssr::console", component, "{text}"),
         1 => tracing::info!(target: "ssr::console", component, "{text}"),
@@ -173,7 +175,11 @@ fn set_timer(
         .get(1)
         .is_true()
         .then_some(delay.max(Duration::from_millis(1)));
-    match state(scope).timers.add(Instant::now() + delay, repeat) {
+    let owner = current_render(scope);
+    match state(scope)
+        .timers
+        .add(Instant::now() + delay, repeat, owner)
+    {
         Some(id) => rv.set_uint32(id),
         None => throw_range_error(
             scope,
@@ -277,6 +283,62 @@ fn decode(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv:
     }
 }
 
+/// The render id a driver native was called with.
+fn render_id(scope: &mut v8::PinScope, args: &v8::FunctionCallbackArguments) -> RenderId {
+    args.get(0)
+        .integer_value(scope)
+        .map_or(0, |id| id.max(0) as RenderId)
+}
+
+/// `done(id, value)`: a render's promise fulfilled.
+fn done(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue) {
+    let id = render_id(scope, &args);
+    let limit = state(scope).max_output_bytes;
+    let html = crate::render::html_of(scope, args.get(1), limit);
+    state(scope).outputs.push((id, Output::Html(html)));
+}
+
+/// `failed(id, error)`: a render's promise rejected or its stream errored.
+fn failed(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue) {
+    let id = render_id(scope, &args);
+    let error = js_error(scope, args.get(1));
+    state(scope).outputs.push((id, Output::Failed(error)));
+}
+
+/// `chunk(id, bytes | string)`: a stream produced a chunk. Returns false
+/// when the pump should wait for the host to ask for more.
+fn chunk(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue) {
+    let id = render_id(scope, &args);
+    let value = args.get(1);
+    let bytes = if let Ok(view) = v8::Local::<v8::ArrayBufferView>::try_from(value) {
+        let mut bytes = vec![0u8; view.byte_length()];
+        view.copy_contents(&mut bytes);
+        bytes
+    } else if let Ok(text) = v8::Local::<v8::String>::try_from(value) {
+        text.to_rust_string_lossy(scope).into_bytes()
+    } else {
+        return throw_type_error(
+            scope,
+            "a render stream must produce Uint8Array or string chunks",
+        );
+    };
+    let state = state(scope);
+    state.outputs.push((id, Output::Chunk(bytes)));
+    let backlog = state.backlog.entry(id).or_default();
+    *backlog += 1;
+    let more = *backlog < STREAM_HIGH_WATER;
+    if !more {
+        state.paused.insert(id);
+    }
+    rv.set_bool(more);
+}
+
+/// `end(id)`: a render's stream closed.
+fn end(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue) {
+    let id = render_id(scope, &args);
+    state(scope).outputs.push((id, Output::End));
+}
+
 fn register(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue) {
     let name = args.get(0).to_rust_string_lossy(scope);
     let Ok(render) = v8::Local::<v8::Function>::try_from(args.get(1)) else {
@@ -298,12 +360,18 @@ fn register(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: 
     }
 }
 
-/// The prelude's entry points for the host.
+/// The prelude's entry points for the host (see the render driver in
+/// `runtime.js`).
 pub(crate) struct RuntimeEntries {
     /// Captures the shared intrinsics; returns the function comparing them.
     pub capture_intrinsics: v8::Global<v8::Function>,
     pub fire_timer: v8::Global<v8::Function>,
     pub drop_timers: v8::Global<v8::Function>,
+    pub make_context: v8::Global<v8::Function>,
+    pub settle: v8::Global<v8::Function>,
+    pub demand: v8::Global<v8::Function>,
+    pub abort: v8::Global<v8::Function>,
+    pub forget: v8::Global<v8::Function>,
 }
 
 /// Installs the runtime into the current context: builds the natives object
@@ -327,6 +395,10 @@ pub(crate) fn install(scope: &mut v8::PinScope) -> Option<RuntimeEntries> {
     native!("encodeInto", encode_into);
     native!("decode", decode);
     native!("register", register);
+    native!("done", done);
+    native!("failed", failed);
+    native!("chunk", chunk);
+    native!("end", end);
     let origin_key = v8::String::new(scope, "timeOrigin")?;
     let origin = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -339,6 +411,9 @@ pub(crate) fn install(scope: &mut v8::PinScope) -> Option<RuntimeEntries> {
     let prelude = v8::Local::<v8::Function>::try_from(prelude).ok()?;
     let recv = v8::undefined(scope).into();
     let entries = prelude.call(scope, recv, &[natives.into()])?;
+    // After the prelude: the Web APIs use its timers and microtasks.
+    let web = v8::String::new(scope, WEB)?;
+    v8::Script::compile(scope, web, None)?.run(scope)?;
     let entries = v8::Local::<v8::Object>::try_from(entries).ok()?;
     let function = |scope: &mut v8::PinScope, name: &str| {
         let key = v8::String::new(scope, name)?;
@@ -350,6 +425,11 @@ pub(crate) fn install(scope: &mut v8::PinScope) -> Option<RuntimeEntries> {
         capture_intrinsics: function(scope, "captureIntrinsics")?,
         fire_timer: function(scope, "fireTimer")?,
         drop_timers: function(scope, "dropTimers")?,
+        make_context: function(scope, "makeContext")?,
+        settle: function(scope, "settle")?,
+        demand: function(scope, "demand")?,
+        abort: function(scope, "abort")?,
+        forget: function(scope, "forget")?,
     })
 }
 

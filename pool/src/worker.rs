@@ -10,46 +10,12 @@ use tokio::sync::{oneshot, watch};
 
 use crate::config::PoolConfig;
 use crate::error::{RenderError, RenderOutcome, ReplaceReason, StartError};
+use crate::event_loop::{EventLoop, Start};
 use crate::isolate::{LoadReport, RenderIsolate};
+pub(crate) use crate::job::{Job, JobClaim};
 use crate::observe::{CodeCacheStore, PoolObserver};
 use crate::script::CacheOutcome;
-use crate::{RenderOutput, RenderRequest, Sample};
-
-/// A render job on its way to a worker.
-pub(crate) struct Job {
-    pub request: RenderRequest,
-    pub enqueued: Instant,
-    pub reply: oneshot::Sender<Result<RenderOutput, RenderError>>,
-    /// Who got to the job first: the worker starting it, or the caller
-    /// giving up on it at the queue timeout.
-    pub claim: Arc<JobClaim>,
-}
-
-/// A job's state between queue and worker.
-#[derive(Default)]
-pub(crate) struct JobClaim(std::sync::atomic::AtomicU8);
-
-impl JobClaim {
-    const QUEUED: u8 = 0;
-    const STARTED: u8 = 1;
-    const ABANDONED: u8 = 2;
-
-    /// The worker takes the job; false if the caller abandoned it.
-    pub fn start(&self) -> bool {
-        self.transition(Self::STARTED)
-    }
-
-    /// The caller gives up; false if a worker already started the job.
-    pub fn abandon(&self) -> bool {
-        self.transition(Self::ABANDONED)
-    }
-
-    fn transition(&self, to: u8) -> bool {
-        self.0
-            .compare_exchange(Self::QUEUED, to, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-}
+use crate::Sample;
 
 /// What the pool's workers share.
 pub(crate) struct Shared {
@@ -75,8 +41,14 @@ impl Shared {
         } else {
             0
         };
+        let was = self.busy_since[id].load(Ordering::Relaxed);
+        if busy && was != 0 {
+            return;
+        }
         self.busy_since[id].store(since, Ordering::Relaxed);
-        self.observer.worker_busy(id, busy);
+        if busy != (was != 0) {
+            self.observer.worker_busy(id, busy);
+        }
     }
 
     /// Workers on one job for longer than any job may take (deadline plus
@@ -108,17 +80,33 @@ pub struct PoolStatus {
 
 pub(crate) fn run(id: usize, shared: Arc<Shared>, jobs: async_channel::Receiver<Job>) {
     let name = format!("ssr-worker-{id}");
+    // The loop sleeps on this runtime between runs into JavaScript (timers,
+    // jobs, stream room, callers leaving); nothing else runs on it.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            shared.status.send_modify(|s| {
+                s.failed
+                    .get_or_insert(StartError::Thread(error.to_string()));
+            });
+            return;
+        }
+    };
     let mut first = true;
     loop {
-        let Some(mut isolate) = start_isolate(id, &name, &shared, first) else {
+        let Some(isolate) = start_isolate(id, &name, &shared, &runtime, first) else {
             return;
         };
         first = false;
         shared.observer.worker_ready(id, true);
         shared.status.send_modify(|s| s.ready += 1);
 
-        let reason = serve(id, &shared, &jobs, &mut isolate);
-        drop(isolate);
+        let mut event_loop = EventLoop::new(isolate, id, &shared, &runtime);
+        let reason = serve(id, &shared, &jobs, &mut event_loop);
+        drop(event_loop);
         match reason {
             None => {
                 shared.observer.worker_ready(id, false);
@@ -132,87 +120,111 @@ pub(crate) fn run(id: usize, shared: Arc<Shared>, jobs: async_channel::Receiver<
     }
 }
 
-/// Takes jobs until the queue closes (None) or the isolate must be replaced
-/// (Some(reason)).
+/// Takes jobs while the isolate has room, until the queue closes (None) or
+/// the isolate must be replaced (Some(reason)). A poisoned isolate fails its
+/// renders in flight at once; a worn-out one takes no new job and finishes
+/// them first.
 fn serve(
     id: usize,
     shared: &Shared,
     jobs: &async_channel::Receiver<Job>,
-    isolate: &mut RenderIsolate,
+    event_loop: &mut EventLoop,
 ) -> Option<ReplaceReason> {
-    let config = &shared.config;
+    let mut closed = false;
     let mut since_check = 0u32;
-    while let Ok(job) = jobs.recv_blocking() {
-        if job.reply.is_closed() || !job.claim.start() {
-            // The caller went away (or gave up) while the job was queued.
+    loop {
+        shared.set_busy(id, true);
+        event_loop.step();
+        since_check += 1;
+        let check_memory = since_check >= 16;
+        if check_memory {
+            since_check = 0;
             shared
                 .observer
-                .render_finished(id, RenderOutcome::Cancelled, Duration::ZERO);
-            continue;
+                .heap_used(id, event_loop.isolate.heap_used());
+            shared
+                .observer
+                .isolate_memory(id, event_loop.isolate.memory_used());
         }
-        let queued = job.enqueued.elapsed();
-        if queued > config.queue_timeout {
-            let error = RenderError::QueueTimeout(queued);
-            shared.observer.render_finished(
-                id,
-                RenderOutcome::Failed(error.kind()),
-                Duration::ZERO,
-            );
-            let _ = job.reply.send(Err(error));
-            continue;
+        event_loop.decide_replacement(check_memory);
+        if let Some(reason) = event_loop.retiring {
+            if event_loop.isolate.poisoned.is_some() {
+                event_loop.fail_all(reason);
+            } else {
+                event_loop.drain(jobs);
+            }
+            shared.set_busy(id, false);
+            return Some(reason);
         }
-        shared.set_busy(id, true);
-        let timeout = config.deadline_for(job.request.timeout);
-        let started = Instant::now();
-        let result = isolate.render(&job.request.component, &job.request.props, timeout);
-        let render_time = started.elapsed();
+        let take_jobs = !closed && event_loop.has_room();
+        if take_jobs {
+            match jobs.try_recv() {
+                Ok(job) => {
+                    accept(id, shared, event_loop, job);
+                    continue;
+                }
+                Err(async_channel::TryRecvError::Closed) => closed = true,
+                Err(async_channel::TryRecvError::Empty) => {}
+            }
+        }
+        if closed && event_loop.in_flight() == 0 {
+            shared.set_busy(id, false);
+            return None;
+        }
         shared.set_busy(id, false);
-        let outcome = match &result {
-            Ok(_) => RenderOutcome::Ok,
-            Err(e) => RenderOutcome::Failed(e.kind()),
-        };
-        shared.observer.render_finished(id, outcome, render_time);
-
-        // Decide on replacement before answering, so that whoever sees this
-        // answer also sees the worker as not ready while it is replaced.
-        // Heap statistics cost a walk over the spaces: read them every 16
-        // renders and after failures; the other reasons are checked always.
-        since_check += 1;
-        let check_heap = outcome != RenderOutcome::Ok || since_check >= 16;
-        if check_heap {
-            since_check = 0;
-            shared.observer.heap_used(id, isolate.heap_used());
-            shared.observer.isolate_memory(id, isolate.memory_used());
-        }
-        let replace = isolate.needs_replacement(config, check_heap);
-        if let Some(reason) = replace {
-            shared.observer.worker_ready(id, false);
-            shared.status.send_modify(|s| {
-                s.ready -= 1;
-                s.replaced += 1;
-            });
-            shared.observer.isolate_replaced(id, reason);
-        }
-        let _ = job.reply.send(result.map(|html| RenderOutput {
-            html,
-            render_time,
-            queue_time: queued,
-            worker: id,
-        }));
-        if replace.is_some() {
-            return replace;
+        match event_loop.wait_for_work(jobs, take_jobs && !closed) {
+            Some(Ok(job)) => {
+                shared.set_busy(id, true);
+                accept(id, shared, event_loop, job);
+            }
+            Some(Err(())) => closed = true,
+            None => {}
         }
     }
-    None
+}
+
+/// Starts a job unless its caller went away, gave up, or waited too long.
+fn accept(id: usize, shared: &Shared, event_loop: &mut EventLoop, job: Job) {
+    let config = &shared.config;
+    if job.reply.is_closed() || !job.claim.start() {
+        // The caller went away (or gave up) while the job was queued.
+        shared
+            .observer
+            .render_finished(id, RenderOutcome::Cancelled, Duration::ZERO);
+        return;
+    }
+    let queued = job.enqueued.elapsed();
+    if queued > config.queue_timeout {
+        let error = RenderError::QueueTimeout(queued);
+        shared
+            .observer
+            .render_finished(id, RenderOutcome::Failed(error.kind()), Duration::ZERO);
+        let _ = job.reply.send(Err(error));
+        return;
+    }
+    event_loop.start(Start {
+        component: job.request.component,
+        props: job.request.props,
+        timeout: config.deadline_for(job.request.timeout),
+        queued,
+        reply: job.reply,
+        claim: job.claim,
+    });
 }
 
 /// Creates, loads and warms an isolate. On the first start a load failure is
 /// reported to the pool and ends the worker; later (replacement) failures are
 /// retried, since the same bundle loaded before.
-fn start_isolate(id: usize, name: &str, shared: &Shared, first: bool) -> Option<RenderIsolate> {
+fn start_isolate(
+    id: usize,
+    name: &str,
+    shared: &Shared,
+    runtime: &tokio::runtime::Runtime,
+    first: bool,
+) -> Option<RenderIsolate> {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match load(id, name, shared, first) {
+        match load(id, name, shared, runtime, first) {
             Ok(isolate) => return Some(isolate),
             Err(error) if first => {
                 tracing::error!(worker = id, %error, "cannot load bundle");
@@ -230,12 +242,18 @@ fn start_isolate(id: usize, name: &str, shared: &Shared, first: bool) -> Option<
     }
 }
 
-fn load(id: usize, name: &str, shared: &Shared, first: bool) -> Result<RenderIsolate, StartError> {
+fn load(
+    id: usize,
+    name: &str,
+    shared: &Shared,
+    runtime: &tokio::runtime::Runtime,
+    first: bool,
+) -> Result<RenderIsolate, StartError> {
     let cached = shared
         .code_cache
         .as_ref()
         .and_then(|store| store.load(&shared.bundle.hash(), shared.v8_tag));
-    let (mut isolate, report) =
+    let (isolate, report) =
         RenderIsolate::new(name, &shared.bundle, &shared.config, cached.as_deref())?;
     shared
         .observer
@@ -260,7 +278,7 @@ fn load(id: usize, name: &str, shared: &Shared, first: bool) -> Result<RenderIso
             .replacement_warmup_renders
             .min(shared.config.warmup_renders)
     };
-    warm_up(id, shared, &mut isolate, &report, warmup);
+    let mut isolate = warm_up(id, shared, runtime, isolate, &report, warmup);
     isolate.reset_render_count();
     if let Some(reason) = isolate.needs_replacement(&shared.config, false) {
         // A warm-up sample poisoned the isolate (it timed out, ran out of
@@ -290,17 +308,19 @@ fn load(id: usize, name: &str, shared: &Shared, first: bool) -> Result<RenderIso
     Ok(isolate)
 }
 
-/// Runs the warm-up renders so the hot functions are compiled (and land in
-/// the code cache) before real requests arrive.
+/// Runs the warm-up renders, one at a time through the isolate's event
+/// loop, so the hot functions are compiled (and land in the code cache)
+/// before real requests arrive.
 fn warm_up(
     id: usize,
     shared: &Shared,
-    isolate: &mut RenderIsolate,
+    runtime: &tokio::runtime::Runtime,
+    isolate: RenderIsolate,
     report: &LoadReport,
     count: usize,
-) {
+) -> RenderIsolate {
     if count == 0 {
-        return;
+        return isolate;
     }
     let defaults: Vec<Sample>;
     let samples = if shared.samples.is_empty() {
@@ -317,24 +337,45 @@ fn warm_up(
         &shared.samples
     };
     let started = Instant::now();
+    let mut event_loop = EventLoop::new(isolate, id, shared, runtime).uncounted();
+    // Nothing is ever sent on this queue: warm-up takes no job.
+    let (_idle, no_jobs) = async_channel::bounded::<Job>(1);
     // A sample that fails once is dropped: warm-up must not spend its time
     // on errors (or on a hostile sample's deadline, over and over).
     let mut failed = vec![false; samples.len()];
     let mut failures = 0usize;
     for i in 0..count {
+        if failures == samples.len() || event_loop.isolate.poisoned.is_some() {
+            break;
+        }
         let k = i % samples.len();
         if failed[k] {
-            if failures == samples.len() {
-                break;
-            }
             continue;
         }
         let sample = &samples[k];
-        if let Err(error) = isolate.render(
-            &sample.component,
-            &sample.props,
-            shared.config.render_timeout,
-        ) {
+        let (reply, answer) = oneshot::channel::<Result<crate::Rendered, RenderError>>();
+        // Read the answer while the loop runs: a stream must be drained for
+        // its render to finish.
+        let reader = runtime.spawn(async move {
+            match answer.await {
+                Ok(Ok(rendered)) => rendered.into_html().await,
+                Ok(Err(error)) => Err(error),
+                Err(_) => Err(RenderError::WorkerLost),
+            }
+        });
+        event_loop.start(Start {
+            component: sample.component.clone(),
+            props: sample.props.clone(),
+            timeout: shared.config.render_timeout,
+            queued: Duration::ZERO,
+            reply,
+            claim: Arc::new(JobClaim::default()),
+        });
+        event_loop.drain(&no_jobs);
+        let result = runtime
+            .block_on(reader)
+            .unwrap_or(Err(RenderError::WorkerLost));
+        if let Err(error) = result {
             tracing::debug!(worker = id, component = %sample.component, %error, "warm-up render failed");
             failed[k] = true;
             failures += 1;
@@ -347,4 +388,5 @@ fn warm_up(
         ms = started.elapsed().as_secs_f64() * 1e3,
         "warm-up done"
     );
+    event_loop.isolate
 }

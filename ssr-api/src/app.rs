@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use pool::{RenderPool, RenderRequest};
+use pool::{RenderBody, RenderPool, RenderRequest, RenderStream};
 
 use crate::errors::{ApiError, Code};
 use crate::hypernova;
@@ -131,7 +131,7 @@ async fn collect_body(
 /// `POST /render` body.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RenderBody {
+struct RenderRequestBody {
     component: String,
     #[serde(default)]
     props: Option<Box<RawValue>>,
@@ -140,7 +140,7 @@ struct RenderBody {
     timeout_ms: Option<u64>,
 }
 
-impl RenderBody {
+impl RenderRequestBody {
     /// The render request; props must be a JSON object (or absent/null).
     fn into_request(self) -> Result<RenderRequest, ApiError> {
         let props = match self.props {
@@ -174,32 +174,63 @@ async fn render(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(&req, payload, &state.http).await?;
-    let body: RenderBody = serde_json::from_slice(&body)
+    let body: RenderRequestBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid render request: {e}")))?;
     let request = body.into_request()?;
     let started = Instant::now();
-    let output = state.pool.render(request).await.map_err(|e| {
+    let debug = state.http.debug_errors;
+    let failed = |e: pool::RenderError| {
         log_render_error(&e);
-        ApiError::render(e, state.http.debug_errors)
-    })?;
+        ApiError::render(e, debug)
+    };
+    let rendered = state.pool.render_streaming(request).await.map_err(failed)?;
     let duration_ms = started.elapsed().as_secs_f64() * 1e3;
-    let render_ms = output.render_time.as_secs_f64() * 1e3;
-    let queue_ms = output.queue_time.as_secs_f64() * 1e3;
+    let render_ms = rendered.render_time.as_secs_f64() * 1e3;
+    let queue_ms = rendered.queue_time.as_secs_f64() * 1e3;
     let timing =
         format!("render;dur={render_ms:.3}, queue;dur={queue_ms:.3}, pool;dur={duration_ms:.3}");
-    Ok(if wants_json(&req) {
-        HttpResponse::Ok()
+    if wants_json(&req) {
+        // JSON has no streaming: a stream is read to its end first.
+        let html = rendered.into_html().await.map_err(failed)?;
+        let duration_ms = started.elapsed().as_secs_f64() * 1e3;
+        return Ok(HttpResponse::Ok()
             .insert_header(("Server-Timing", timing))
             .json(serde_json::json!({
-                "html": output.html,
+                "html": html,
                 "durationMs": duration_ms,
                 "renderMs": render_ms,
-            }))
-    } else {
-        HttpResponse::Ok()
-            .insert_header(("Server-Timing", timing))
-            .content_type("text/html; charset=utf-8")
-            .body(output.html)
+            })));
+    }
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header(("Server-Timing", timing))
+        .content_type("text/html; charset=utf-8");
+    Ok(match rendered.body {
+        RenderBody::Html(html) => response.body(html),
+        RenderBody::Stream(stream) => response.streaming(body_stream(stream)),
+    })
+}
+
+/// A render's stream as an HTTP body: each chunk is written as soon as the
+/// render emits it. A failure after the first byte ends the response with an
+/// error, so the connection closes without the terminating chunk: clients
+/// and proxies see an incomplete response, never a truncated page that looks
+/// complete.
+fn body_stream(
+    stream: RenderStream,
+) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
+    futures_util::stream::unfold(Some(stream), |state| async move {
+        let mut stream = state?;
+        let cut_off = |error: pool::RenderError| {
+            tracing::warn!(%error, "a streamed render failed after its first byte");
+            actix_web::error::ErrorInternalServerError(error.to_string())
+        };
+        match stream.next().await {
+            Some(Ok(chunk)) => Some((Ok(chunk), Some(stream))),
+            Some(Err(error)) => Some((Err(cut_off(error)), None)),
+            None if stream.is_complete() => None,
+            None => Some((Err(cut_off(pool::RenderError::WorkerLost)), None)),
+        }
     })
 }
 

@@ -171,6 +171,7 @@ impl PoolObserver for Metrics {
     fn render_finished(&self, _worker: usize, outcome: RenderOutcome, render_time: Duration) {
         let label = match outcome {
             RenderOutcome::Ok => "ok",
+            RenderOutcome::AbortedAtDeadline => "aborted_at_deadline",
             RenderOutcome::Cancelled => "cancelled",
             RenderOutcome::Failed(kind) => Code::from(kind).name(),
         };

@@ -44,6 +44,9 @@ pub struct PoolArgs {
     /// Warm-up renders of an isolate replacing a poisoned one
     #[arg(long, env = "SSR_POOL_REPLACEMENT_WARMUP_RENDERS", default_value_t = D.replacement_warmup_renders)]
     pub replacement_warmup_renders: usize,
+    /// Renders one isolate may have in flight (waiting on timers, promises or slow readers)
+    #[arg(long, env = "SSR_POOL_MAX_RENDERS_IN_FLIGHT", default_value_t = D.max_renders_in_flight)]
+    pub max_renders_in_flight: usize,
     /// Default render deadline in milliseconds
     #[arg(long, env = "SSR_POOL_RENDER_TIMEOUT_MS", default_value_t = millis(D.render_timeout))]
     pub render_timeout_ms: u64,
@@ -163,6 +166,7 @@ impl PoolArgs {
             workers: self.workers,
             warmup_renders: self.warmup_renders,
             replacement_warmup_renders: self.replacement_warmup_renders,
+            max_renders_in_flight: self.max_renders_in_flight,
             queue_capacity: self.queue_capacity,
             queue_timeout: ms(self.queue_timeout_ms),
             render_timeout: ms(self.render_timeout_ms),

@@ -32,9 +32,11 @@ fn hostile_kind(kind: &str) -> Result<Hostile, String> {
         "encode" => ("Encode", None),
         "timers" => ("TimerFlood", None),
         "tamper" => ("Tamper", None),
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "unknown hostile kind {other} (loop, alloc, throw, deadline, encode, timers, tamper)"
-        )),
+        ))
+        }
     };
     Ok(Hostile { component, timeout })
 }
@@ -195,7 +197,7 @@ pub async fn run(
         mixed / clean
     );
     println!("isolates replaced during the mixed run: {replaced}");
-    let budget = workers as u64 * 2 * (heap_limit_mb as u64) << 20;
+    let budget = (workers as u64 * 2 * heap_limit_mb as u64) << 20;
     println!(
         "peak RSS: clean {} MiB, mixed {} MiB (workers x (heap limit + buffer budget) = {} MiB)",
         clean_rss >> 20,

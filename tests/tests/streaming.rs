@@ -1,0 +1,306 @@
+//! Streamed renders over HTTP: React's `renderToReadableStream` with nested
+//! Suspense boundaries (`tests/fixtures/src/stream-page.jsx`), byte for byte
+//! against Node's own streams; the shell before slow boundaries; aborts at
+//! the deadline; callers that leave; streams that misbehave.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use e2e::server::{get, post, ServerSetup, TestServer};
+use e2e::{fixture_path, repo_root, test_config};
+use pool::PoolConfig;
+use serde_json::json;
+
+/// What Node's own `renderToReadableStream` writes for the page.
+fn node_stream(props: &serde_json::Value) -> Vec<u8> {
+    let out = Command::new("node")
+        .arg(repo_root().join("tests/node/stream-reference.mjs"))
+        .arg("--props")
+        .arg(props.to_string())
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A streamed answer as it arrived: each HTTP chunk with when it came, and
+/// whether the response ended with the terminating chunk.
+struct Streamed {
+    status: u16,
+    chunks: Vec<(Duration, Vec<u8>)>,
+    complete: bool,
+}
+
+impl Streamed {
+    fn body(&self) -> Vec<u8> {
+        self.chunks.iter().flat_map(|(_, c)| c.clone()).collect()
+    }
+}
+
+/// Sends a render request and reads a chunked answer chunk by chunk.
+fn stream(server: &TestServer, body: &serde_json::Value) -> Streamed {
+    let mut conn = TcpStream::connect(server.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let body = body.to_string();
+    let started = Instant::now();
+    write!(
+        conn,
+        "POST /render HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reader = BufReader::new(conn);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut chunked = false;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        chunked |= line
+            .to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked");
+    }
+    let mut chunks = Vec::new();
+    if !chunked {
+        let mut rest = Vec::new();
+        let _ = reader.read_to_end(&mut rest);
+        chunks.push((started.elapsed(), rest));
+        return Streamed {
+            status,
+            chunks,
+            complete: true,
+        };
+    }
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return Streamed {
+                status,
+                chunks,
+                complete: false,
+            };
+        }
+        let size = usize::from_str_radix(line.trim(), 16).unwrap();
+        if size == 0 {
+            return Streamed {
+                status,
+                chunks,
+                complete: true,
+            };
+        }
+        let mut chunk = vec![0; size + 2];
+        if reader.read_exact(&mut chunk).is_err() {
+            return Streamed {
+                status,
+                chunks,
+                complete: false,
+            };
+        }
+        chunk.truncate(size);
+        chunks.push((started.elapsed(), chunk));
+    }
+}
+
+fn metric(server: &TestServer, name: &str) -> f64 {
+    get(&server.url("/metrics"))
+        .body
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn stream_server(config: PoolConfig) -> TestServer {
+    TestServer::start(
+        fixture_path("stream"),
+        ServerSetup {
+            config,
+            ..ServerSetup::default()
+        },
+    )
+}
+
+#[test]
+fn streamed_html_is_nodes_byte_for_byte_in_every_mode() {
+    let server = stream_server(test_config(2));
+    let expected = node_stream(&json!({}));
+    let streamed = stream(&server, &json!({"component": "Stream", "props": {}}));
+    assert_eq!(streamed.status, 200);
+    assert!(streamed.complete);
+    assert!(streamed.chunks.len() > 1, "sent as it was emitted");
+    assert_eq!(streamed.body(), expected);
+
+    // JSON and Hypernova collect the stream.
+    let json = post(
+        &server.url("/render"),
+        &json!({"component": "Stream"}).to_string(),
+        Some("application/json"),
+    )
+    .json();
+    assert_eq!(json["html"].as_str().unwrap().as_bytes(), expected);
+    let batch = post(
+        &server.url("/batch"),
+        &json!({"a": {"name": "Stream", "data": {}}}).to_string(),
+        None,
+    )
+    .json();
+    assert_eq!(
+        batch["results"]["a"]["html"].as_str().unwrap().as_bytes(),
+        expected
+    );
+}
+
+#[test]
+fn the_shell_arrives_before_the_slowest_boundary() {
+    let server = stream_server(test_config(1));
+    let props = json!({"sections": [{"id": "slow", "delay": 1500, "rows": 3}]});
+    let streamed = stream(&server, &json!({"component": "Stream", "props": props}));
+    assert!(streamed.complete);
+    assert_eq!(streamed.body(), node_stream(&props));
+    let (first, shell) = &streamed.chunks[0];
+    let (last, _) = streamed.chunks.last().unwrap();
+    // The shell was written while the boundary still waited for its data.
+    assert!(!String::from_utf8_lossy(shell).contains("slow item"));
+    assert!(
+        *last - *first > Duration::from_millis(1000),
+        "shell at {first:?}, last chunk at {last:?}"
+    );
+    eprintln!("time to first byte {first:?}, to last byte {last:?}");
+}
+
+#[test]
+fn a_deadline_aborts_into_reacts_fallbacks_not_an_error_page() {
+    let server = stream_server(test_config(1));
+    let props = json!({"sections": [{"id": "fast", "delay": 1, "rows": 2}, {"id": "late", "delay": 5000, "rows": 2}]});
+    let streamed = stream(
+        &server,
+        &json!({"component": "Stream", "props": props, "timeoutMs": 300}),
+    );
+    assert_eq!(streamed.status, 200);
+    assert!(
+        streamed.complete,
+        "React finishes the stream after the abort"
+    );
+    let html = String::from_utf8(streamed.body()).unwrap();
+    assert!(html.contains("fast item 1"), "the ready boundary is there");
+    assert!(!html.contains("late item 1"));
+    assert!(
+        html.contains("$RX"),
+        "client-render fallback for the late one"
+    );
+    assert_eq!(
+        metric(
+            &server,
+            "ssr_renders_total{outcome=\"aborted_at_deadline\"}"
+        ),
+        1.0
+    );
+}
+
+#[test]
+fn a_caller_that_leaves_mid_stream_frees_its_slot() {
+    let server = stream_server(PoolConfig {
+        max_renders_in_flight: 4,
+        ..test_config(1)
+    });
+    // A boundary soon after the shell (whose write finds the caller gone),
+    // and one that would keep the render in flight for 10 s.
+    let props = json!({"sections": [
+        {"id": "soon", "delay": 20, "rows": 1},
+        {"id": "slow", "delay": 10000, "rows": 1},
+    ]});
+    let body = json!({"component": "Stream", "props": props}).to_string();
+    for _ in 0..1000 {
+        let mut conn = TcpStream::connect(server.addr).unwrap();
+        write!(
+            conn,
+            "POST /render HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut first = [0u8; 512];
+        let n = conn.read(&mut first).unwrap();
+        assert!(first[..n].starts_with(b"HTTP/1.1 200"));
+        // Gone after the shell, while the slow boundary waits.
+    }
+    // With 4 slots and 10 s renders, 1,000 callers only got their shells
+    // because each one that left freed its slot.
+    let started = Instant::now();
+    while metric(&server, "ssr_renders_total{outcome=\"cancelled\"}") < 1000.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "slots not freed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let fine = stream(
+        &server,
+        &json!({"component": "Stream", "props": {"sections": []}}),
+    );
+    assert!(fine.complete);
+}
+
+#[test]
+fn a_thousand_concurrent_streams_are_all_nodes_bytes() {
+    let server = stream_server(test_config(2));
+    let expected = node_stream(&json!({}));
+    let body = json!({"component": "Stream", "props": {}});
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..50)
+            .map(|_| {
+                scope.spawn(|| {
+                    for _ in 0..20 {
+                        let streamed = stream(&server, &body);
+                        assert!(streamed.complete);
+                        assert_eq!(streamed.body(), expected);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn misbehaving_streams_end_incomplete_and_others_are_served() {
+    let server = TestServer::start(
+        fixture_path("hostile-stream"),
+        ServerSetup {
+            config: PoolConfig {
+                max_output_bytes: 4 << 20,
+                ..test_config(1)
+            },
+            ..ServerSetup::default()
+        },
+    );
+    for (component, timeout) in [
+        ("NeverCloses", 300),
+        ("Forever", 5000),
+        ("ErrorsAfterShell", 5000),
+    ] {
+        let streamed = stream(
+            &server,
+            &json!({"component": component, "timeoutMs": timeout}),
+        );
+        assert_eq!(streamed.status, 200, "{component}");
+        assert!(!streamed.complete, "{component} must not look complete");
+        assert!(!streamed.chunks.is_empty());
+        let fine = stream(&server, &json!({"component": "Fine"}));
+        assert!(fine.complete);
+        assert_eq!(fine.body(), b"<p>fine</p>");
+    }
+    assert_eq!(server.pool.status().replaced, 0);
+}
