@@ -9,7 +9,7 @@ use crate::config::PoolConfig;
 use crate::error::{JsError, ReplaceReason, StartError};
 use crate::limits::{BufferBudget, HeapGuard, IsolateAllocations, Watchdog};
 use crate::run::{run_bounded, Budget, Outcome, Settle};
-use crate::runtime::{self, RuntimeState};
+use crate::runtime::{self, RuntimeEntries, RuntimeState};
 use crate::script::{self, CacheOutcome};
 
 /// How a bundle was loaded into an isolate.
@@ -35,21 +35,12 @@ pub(crate) struct IsolateLimits {
     pub fresh_context: bool,
 }
 
-/// The runtime's entry points in the current context, captured after load.
+/// The current context and the runtime's entry points in it.
 pub(crate) struct ContextHandles {
     pub context: v8::Global<v8::Context>,
     /// Compares the shared intrinsics with those captured after load.
     pub intact: v8::Global<v8::Function>,
-    /// Fires a timer by id (callbacks and arguments live in the JS heap).
-    pub fire_timer: v8::Global<v8::Function>,
-    /// Forgets the callbacks of the given timers.
-    pub drop_timers: v8::Global<v8::Function>,
-    /// The render driver (see `runtime.js`).
-    pub make_context: v8::Global<v8::Function>,
-    pub settle: v8::Global<v8::Function>,
-    pub demand: v8::Global<v8::Function>,
-    pub abort: v8::Global<v8::Function>,
-    pub forget: v8::Global<v8::Function>,
+    pub entries: RuntimeEntries,
 }
 
 /// An isolate with the runtime and the bundle loaded, ready to render.
@@ -235,13 +226,7 @@ impl RenderIsolate {
         self.handles = Some(ContextHandles {
             context,
             intact,
-            fire_timer: entries.fire_timer,
-            drop_timers: entries.drop_timers,
-            make_context: entries.make_context,
-            settle: entries.settle,
-            demand: entries.demand,
-            abort: entries.abort,
-            forget: entries.forget,
+            entries,
         });
         Ok(())
     }

@@ -99,7 +99,7 @@ pub(crate) fn call_component(
     };
     let render_id = number(tc, id);
     let name = v8::String::new(tc, component).unwrap().into();
-    let context = call_entry(tc, &handles.make_context, &[render_id, name]);
+    let context = call_entry(tc, &handles.entries.make_context, &[render_id, name]);
     let js_failure = |tc: &mut v8::PinScope, exception| {
         RenderError::Js(caught(tc, exception, "render failed without an exception"))
     };
@@ -115,7 +115,7 @@ pub(crate) fn call_component(
     if result.is_string() {
         return html_of(tc, result, max_output).map(Called::Html);
     }
-    if call_entry(tc, &handles.settle, &[render_id, result]).is_none() {
+    if call_entry(tc, &handles.entries.settle, &[render_id, result]).is_none() {
         let exception = tc.exception();
         return Err(js_failure(tc, exception));
     }
@@ -134,7 +134,7 @@ pub(crate) fn abort(
     let id = number(scope, id);
     let reason = v8::String::new(scope, reason)?.into();
     let cancel = v8::Boolean::new(scope, cancel).into();
-    call_entry(scope, &handles.abort, &[id, reason, cancel]).map(|_| ())
+    call_entry(scope, &handles.entries.abort, &[id, reason, cancel]).map(|_| ())
 }
 
 /// Resumes a stream pump that waited for room in its sink.
@@ -145,7 +145,7 @@ pub(crate) fn demand(
 ) -> Option<()> {
     runtime::enter_render(scope, id);
     let id = number(scope, id);
-    call_entry(scope, &handles.demand, &[id]).map(|_| ())
+    call_entry(scope, &handles.entries.demand, &[id]).map(|_| ())
 }
 
 /// Forgets a finished render in the prelude: its timers' callbacks, its
@@ -161,9 +161,9 @@ pub(crate) fn forget(
         .map(|t| v8::Integer::new_from_unsigned(scope, *t).into())
         .collect();
     let ids = v8::Array::new_with_elements(scope, &ids).into();
-    call_entry(scope, &handles.drop_timers, &[ids])?;
+    call_entry(scope, &handles.entries.drop_timers, &[ids])?;
     let id = number(scope, id);
-    call_entry(scope, &handles.forget, &[id]).map(|_| ())
+    call_entry(scope, &handles.entries.forget, &[id]).map(|_| ())
 }
 
 pub(crate) fn fire_timer(
@@ -174,7 +174,7 @@ pub(crate) fn fire_timer(
 ) -> Option<()> {
     runtime::enter_render(scope, owner);
     let id = v8::Integer::new_from_unsigned(scope, id).into();
-    call_entry(scope, &handles.fire_timer, &[id]).map(|_| ())
+    call_entry(scope, &handles.entries.fire_timer, &[id]).map(|_| ())
 }
 
 /// The HTML a render returned, checked against the output limit before it

@@ -160,6 +160,35 @@ fn warm_fails_clearly_on_bad_bundles_samples_and_directories() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not usable"));
 }
 
+/// `serve` on `bundle` with `args` on a free port, once `/ready` says 200.
+fn serve_ready(bundle: &Path, args: &[&str], stderr: Stdio) -> (std::process::Child, u16) {
+    let port = free_port();
+    let child = bin()
+        .args(["serve", "--no-cache", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--bundle")
+        .arg(bundle)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !http(
+        port,
+        "GET /ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .is_ok_and(|r| r.starts_with("HTTP/1.1 200"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, port)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -196,29 +225,7 @@ fn serve_stops_gracefully_on_sigterm() {
         "slow.js",
         r#"SsrPool.register("Slow", p => new Promise(r => setTimeout(() => r("<p>done " + p.ms + "</p>"), p.ms)));"#,
     );
-    let port = free_port();
-    let mut child = bin()
-        .args(["serve", "--no-cache", "--workers", "2", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--bundle")
-        .arg(&bundle)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !http(
-        port,
-        "GET /ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-    )
-    .is_ok_and(|r| r.starts_with("HTTP/1.1 200"))
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "server never became ready"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut child, port) = serve_ready(&bundle, &["--workers", "2"], Stdio::null());
     // Keep-alive: two requests on one connection.
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     for _ in 0..2 {
@@ -298,42 +305,26 @@ fn serve_abandons_workers_that_outlive_the_shutdown_timeout() {
     let bundle = write_bundle(
         dir.path(),
         "slow.js",
-        r#"SsrPool.register("Slow", p => new Promise(r => setTimeout(() => r("<p>late</p>"), p.ms)));"#,
+        // JavaScript that holds the CPU (within its 60 s deadline): the
+        // worker cannot stop until it returns.
+        r#"SsrPool.register("Slow", p => { const end = Date.now() + p.ms; while (Date.now() < end) {} return "<p>late</p>"; });"#,
     );
-    let port = free_port();
-    let mut child = bin()
-        .args([
-            "serve",
-            "--no-cache",
+    let (mut child, port) = serve_ready(
+        &bundle,
+        &[
             "--workers",
             "1",
             "--warmup-renders",
             "0",
-        ])
-        .args([
             "--render-timeout-ms",
             "60000",
             "--max-render-timeout-ms",
             "60000",
-        ])
-        .args(["--shutdown-timeout-secs", "1", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--bundle")
-        .arg(&bundle)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !http(
-        port,
-        "GET /ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-    )
-    .is_ok_and(|r| r.starts_with("HTTP/1.1 200"))
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "never ready");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+            "--shutdown-timeout-secs",
+            "1",
+        ],
+        Stdio::piped(),
+    );
     let _in_flight = std::thread::spawn(move || {
         post_render(port, r#"{"component":"Slow","props":{"ms":40000}}"#)
     });
