@@ -20,7 +20,12 @@ const HELLO = '<div class="hello"><h1>Hello, <!-- -->Ada<!-- -->!</h1></div>';
 let server;
 
 before(async () => {
-  server = await startServer({ bundle: combinedBundle("basic", "never", "timer-loop"), args: ["--queue-timeout-ms", "200"] });
+  // One render in flight per isolate: a render waiting on its timers keeps
+  // the only worker busy, so the 503 tests can queue behind it.
+  server = await startServer({
+    bundle: combinedBundle("basic", "never", "timer-loop"),
+    args: ["--queue-timeout-ms", "200", "--max-renders-in-flight", "1"],
+  });
 });
 
 after(async () => {
