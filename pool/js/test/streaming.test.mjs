@@ -6,13 +6,13 @@
 // Headers.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import vm from "node:vm";
 import * as esbuild from "esbuild";
 import { buildOptions } from "../../../tests/fixtures/build.mjs";
 import { loadBundle } from "../../../tests/node/runtime.mjs";
+import { loadStreamPage } from "../../../tests/node/stream-page.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixtures = path.resolve(here, "../../../tests/fixtures");
@@ -24,27 +24,7 @@ const contexts = [];
 before(async () => {
   const built = await esbuild.build({ ...buildOptions("stream"), write: false });
   bundle = built.outputFiles[0].text;
-  // The page module for Node, next to the fixtures' node_modules so that
-  // react and react-dom are Node's own, production builds.
-  const outfile = path.join(fixtures, "build", `stream-page.node-${process.pid}.mjs`);
-  await esbuild.build({
-    entryPoints: [path.join(fixtures, "src", "stream-page.jsx")],
-    outfile,
-    absWorkingDir: fixtures,
-    bundle: true,
-    packages: "external",
-    format: "esm",
-    platform: "node",
-    target: "es2022",
-    jsx: "automatic",
-    logLevel: "warning",
-  });
-  process.env.NODE_ENV = "production";
-  try {
-    reference = await import(pathToFileURL(outfile).href);
-  } finally {
-    rmSync(outfile, { force: true });
-  }
+  reference = await loadStreamPage();
 });
 
 after(() => {
