@@ -304,3 +304,44 @@ fn misbehaving_streams_end_incomplete_and_others_are_served() {
     }
     assert_eq!(server.pool.status().replaced, 0);
 }
+
+#[test]
+fn renders_waiting_on_timers_do_not_hold_the_cpu() {
+    // One isolate: twenty renders wait 2 s for a boundary's data while a
+    // render that only computes arrives; it is answered before any of them.
+    let server = stream_server(PoolConfig {
+        max_renders_in_flight: 32,
+        ..test_config(1)
+    });
+    let waiting = json!({"component": "Stream", "props": {"sections": [{"id": "slow", "delay": 2000, "rows": 1}]}});
+    let computing = json!({"component": "Stream", "props": {"sections": []}});
+    std::thread::scope(|scope| {
+        let slow: Vec<_> = (0..20)
+            .map(|_| {
+                scope.spawn(|| {
+                    let streamed = stream(&server, &waiting);
+                    assert!(streamed.complete);
+                    Instant::now()
+                })
+            })
+            .collect();
+        // Each has its shell once it is in flight.
+        let started = Instant::now();
+        while metric(&server, "ssr_workers_busy") > 0.0
+            && started.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let fast = stream(&server, &computing);
+        let fast_done = Instant::now();
+        assert!(fast.complete);
+        for done in slow {
+            let done = done.join().unwrap();
+            assert!(
+                fast_done < done,
+                "a waiting render finished before the computing one"
+            );
+        }
+    });
+}
