@@ -11,11 +11,13 @@
 //! ssr-bench semi-space [--sizes 1,2,4,8,16,32,64] [--pages table,app]
 //! ssr-bench fresh-context [--pages table,app]
 //! ssr-bench code-cache [--bundle FILE --component NAME] [--runs 10]
-//! ssr-bench hostile [--kinds loop,alloc,throw] [--percent 10] [--timeout-ms 100] [--heap-limit-mb 128]
+//! ssr-bench hostile [--kinds loop,alloc,throw,deadline,encode,timers,tamper] [--percent 10] [--timeout-ms 100] [--heap-limit-mb 128]
+//! ssr-bench suspense [--workers N] [--concurrency 128]
 //! ssr-bench report [--pages table,divs,app] [--workers N] [--baselines b2,b3|none]
 //! ```
 //!
-//! `pool`, `semi-space`, `fresh-context`, `code-cache` and `hostile` drive a
+//! `pool`, `semi-space`, `fresh-context`, `code-cache`, `hostile` and
+//! `suspense` drive a
 //! pool in this process (against `tests/node/bench.mjs` where Node is the
 //! baseline); `report` drives the `ssr-pool` binary and the Node servers of
 //! `loadtest/node/` over HTTP.
@@ -108,6 +110,16 @@ enum Command {
         #[arg(long, default_value_t = 128)]
         heap_limit_mb: usize,
     },
+    /// A streamed Suspense page whose boundaries wait 20/50/100 ms vs the
+    /// same page without waits, same pool and concurrency
+    Suspense {
+        /// Workers [default: available parallelism]
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Renders kept in flight
+        #[arg(long, default_value_t = 128)]
+        concurrency: usize,
+    },
     /// Compile + evaluate cold vs with the code cache, first render after each
     CodeCache {
         /// Bundle to measure [default: the largest fixture bundle]
@@ -178,6 +190,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             let timeout = Duration::from_millis(timeout_ms);
             bench::hostile::run(&kinds, percent, timeout, heap_limit_mb, seconds, out).await
         }
+        Command::Suspense {
+            workers,
+            concurrency,
+        } => bench::suspense::run(workers, concurrency, seconds, out).await,
         Command::CodeCache {
             bundle,
             component,

@@ -7,3 +7,4 @@ mod harness;
 pub mod hostile;
 pub mod pool;
 pub mod semi_space;
+pub mod suspense;
