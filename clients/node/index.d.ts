@@ -138,6 +138,27 @@ export interface RenderOptions {
   signal?: AbortSignal;
 }
 
+/** What renderStream resolves with, at the first byte of the answer. */
+export interface RenderStreamResult {
+  /**
+   * UTF-8 bytes as the service streams them: the hydration markup around the
+   * server HTML (bare with `wrap: false`), or the placeholder when `fallback`.
+   * After the first byte a failure errors the stream (an SsrError, reported
+   * to onError, or the signal's reason); cancelling it aborts the request.
+   */
+  stream: ReadableStream<Uint8Array>;
+  /** The service's status (200); undefined for a fallback. */
+  status: number | undefined;
+  /** The service's answer headers (empty for a fallback). */
+  headers: Headers;
+  /** data-ssr-id of the markup. */
+  id: string;
+  /** True when the service failed before the first byte and `stream` is the placeholder. */
+  fallback: boolean;
+  /** The error behind a fallback. */
+  error: SsrError | undefined;
+}
+
 export interface BatchJob {
   component?: string;
   /** Hypernova spelling of `component`. */
@@ -214,6 +235,13 @@ export interface SsrClient {
    * it returns an empty placeholder for client-side rendering instead.
    */
   render(component: string, props?: unknown, options?: RenderOptions): Promise<string>;
+  /**
+   * Renders a component and resolves once the first byte arrives, with the
+   * rest as a stream (Suspense boundaries as React emits them). Before the
+   * first byte it fails as render does (retries, circuit breaker, fallback);
+   * no de-duplication. The deadline (timeoutMs) bounds the whole stream.
+   */
+  renderStream(component: string, props?: unknown, options?: RenderOptions): Promise<RenderStreamResult>;
   /** Renders several components with one POST /batch. Results are in job order. */
   renderBatch(jobs: BatchJob[], options?: BatchOptions): Promise<BatchResult[]>;
   /** True when GET /ready answers 200; false otherwise (never throws for service errors). */
@@ -253,6 +281,14 @@ export interface PageOptions {
   lang?: string;
   /** HTTP status of the page. Default 200. */
   status?: number;
+  /** false: wait for the whole render instead of streaming it through. Default true. */
+  stream?: boolean;
+  /**
+   * The component renders the whole document (<html>…): it is sent as it
+   * streams, without the template (used only for a fallback page), and
+   * nothing is sent before its first byte.
+   */
+  document?: boolean;
 }
 
 export type RenderPageOptions = PageOptions & RenderOptions;
@@ -266,9 +302,11 @@ export function renderPage(
 ): Promise<string>;
 
 /**
- * Writes a full page to a Node response. With fallback on, the head is sent
- * at once and the markup follows; with fallback off nothing is written
- * before the render succeeds and a failure rejects.
+ * Writes a full page to a Node response, streaming the render through. With
+ * fallback on, the head is sent at once and the markup follows as it
+ * streams; with fallback off nothing is written before the first byte of the
+ * render and a failure before it rejects. A failure after the first byte
+ * destroys the response (and rejects only with fallback off).
  */
 export function sendPage(
   client: SsrClient,

@@ -10,6 +10,7 @@
 //   dedupe.cjs     identical renders in flight share one request
 //   fallback.cjs   onError, and placeholders for failed renders
 //   render.cjs     client.render (POST /render)
+//   stream.cjs     client.renderStream (POST /render, read as it streams)
 //   batch.cjs      client.renderBatch (POST /batch)
 //   health.cjs     client.ready and client.health
 //
@@ -22,6 +23,7 @@ const { createGuard } = require("./guard.cjs");
 const { createInflight } = require("./dedupe.cjs");
 const { createFallback } = require("./fallback.cjs");
 const { createRender } = require("./render.cjs");
+const { createRenderStream } = require("./stream.cjs");
 const { createRenderBatch } = require("./batch.cjs");
 const { createHealthChecks } = require("./health.cjs");
 
@@ -49,13 +51,14 @@ function createClient(options = {}) {
   // A render or batch request is retried as needed, inside the breaker: a
   // call that was retried to no avail counts as one failure.
   const serve = (call, attempt) => guarded(call, () => withRetries(attempt, call));
-  const { recover, recoverJob } = createFallback(settings, counters);
+  const { recover, recoverJob, report } = createFallback(settings, counters);
   const { ready, health } = createHealthChecks({ settings, exchange });
 
   return {
     url: settings.url,
     fallback: settings.fallback,
     render: createRender({ settings, counters, exchange, serve, inflight, recover }),
+    renderStream: createRenderStream({ settings, counters, exchange, serve, recover, report }),
     renderBatch: createRenderBatch({ settings, counters, exchange, serve, recover, recoverJob }),
     ready,
     health,

@@ -18,6 +18,8 @@ const { placeholderHtml } = require("./markup.cjs");
  * - `recoverJob(error, render, fallback)`: one job of a batch failed while
  *   the others may not have. Reports it and returns its placeholder, or
  *   null with fallback off; never throws.
+ * - `report(error, render, fallback)`: counts a failure and passes it to
+ *   onError (a stream that failed after its first byte); never throws.
  */
 function createFallback({ onError }, counters) {
   function recover(error, renders, fallback) {
@@ -49,7 +51,7 @@ function createFallback({ onError }, counters) {
     }
   }
 
-  return { recover, recoverJob };
+  return { recover, recoverJob, report };
 }
 
 function placeholder({ component, id, propsJson }, error) {

@@ -55,10 +55,16 @@ function propsScript(id, propsJson) {
 
 /** Server HTML wrapped for hydration, followed by the props script. */
 function wrapHtml({ component, id, html, propsJson }) {
-  return (
-    `<div data-ssr-component="${escapeHtml(component)}" data-ssr-id="${escapeHtml(id)}">` +
-    `${html}</div>${propsScript(id, propsJson)}`
-  );
+  const { open, close } = wrapParts({ component, id, propsJson });
+  return open + html + close;
+}
+
+/** The markup of wrapHtml before and after the server HTML (for a stream). */
+function wrapParts({ component, id, propsJson }) {
+  return {
+    open: `<div data-ssr-component="${escapeHtml(component)}" data-ssr-id="${escapeHtml(id)}">`,
+    close: `</div>${propsScript(id, propsJson)}`,
+  };
 }
 
 /** Empty placeholder the browser renders with createRoot. */
@@ -84,6 +90,7 @@ module.exports = {
   escapeJsonForScript,
   propsToJson,
   wrapHtml,
+  wrapParts,
   placeholderHtml,
   createId,
 };

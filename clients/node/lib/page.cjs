@@ -1,7 +1,7 @@
 "use strict";
 
 // Full HTML pages around a render, and the Express/Connect middleware that
-// streams them (`res.renderSSR`).
+// streams them (`res.renderSSR`) as the service streams the render.
 
 const { createClient } = require("./client.cjs");
 const { escapeHtml, propsToJson } = require("./markup.cjs");
@@ -73,7 +73,7 @@ function pageParts(options = {}) {
   return { before: page.slice(0, at), after: page.slice(at + marker.length) };
 }
 
-const PAGE_KEYS = new Set(["title", "template", "head", "scripts", "lang", "status"]);
+const PAGE_KEYS = new Set(["title", "template", "head", "scripts", "lang", "status", "stream", "document"]);
 
 function splitOptions(options) {
   const page = {};
@@ -93,18 +93,27 @@ async function renderPage(client, component, props, options = {}) {
 }
 
 /**
- * Writes a full page to a Node/Express/Connect response. With fallback on
- * (the render cannot fail), the head of the page is sent at once, so the
- * browser fetches styles and scripts while the service renders; with
- * fallback off the page is sent only after a successful render and a failure
- * rejects before anything was written.
+ * Writes a full page to a Node/Express/Connect response. The markup is
+ * streamed through as the service sends it (client.renderStream; page
+ * option `stream: false` waits for the whole render instead). With fallback
+ * on (the render cannot fail before its first byte), the head of the page is
+ * sent at once, so the browser fetches styles and scripts while the service
+ * renders; with fallback off nothing is written before the first byte of the
+ * render and a failure before it rejects. A failure after it destroys `res`
+ * (the browser sees an incomplete page, never one that looks complete). With
+ * `document: true` the component renders the whole document, which is sent
+ * as it is (the page options only shape the fallback page).
  */
 async function sendPage(client, res, component, props, options = {}) {
   const { page, render } = splitOptions(options);
   const { before, after } = pageParts(page);
   // Serialize up front: bad props should fail before any byte is sent.
   const propsJson = render.propsJson ?? propsToJson(props);
-  const streaming = render.fallback ?? client.fallback;
+  const fallback = render.fallback ?? client.fallback;
+  const streamed = page.stream !== false && typeof client.renderStream === "function";
+  const whole = streamed && page.document === true;
+  // The head goes out before the render when nothing can replace it.
+  const early = fallback && !whole;
 
   const controller = new AbortController();
   const onClose = () => {
@@ -114,31 +123,81 @@ async function sendPage(client, res, component, props, options = {}) {
   const callerSignal = render.signal;
   const onCallerAbort = () => controller.abort(callerSignal.reason);
   callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
+  // The browser went away: not a failure of the render.
+  const browserGone = () => controller.signal.aborted && !callerSignal?.aborted;
 
   try {
-    if (streaming) {
+    if (early) {
       writeHead(res, page.status);
       res.write(before);
     }
-    let markup;
+    const renderOptions = { ...render, propsJson, signal: controller.signal };
+    if (whole) renderOptions.wrap = false;
+    let result;
     try {
-      markup = await client.render(component, props, { ...render, propsJson, signal: controller.signal });
+      result = streamed
+        ? await client.renderStream(component, props, renderOptions)
+        : { markup: await client.render(component, props, renderOptions) };
     } catch (error) {
-      if (controller.signal.aborted && !callerSignal?.aborted) return; // the browser went away
-      if (streaming) res.destroy(error);
+      if (browserGone()) return;
+      if (early) res.destroy(error);
       throw error;
     }
-    if (res.destroyed) return;
-    if (streaming) {
-      res.end(markup + after);
-    } else {
-      writeHead(res, page.status);
-      res.end(before + markup + after);
+    if (res.destroyed) {
+      result.stream?.cancel().catch(() => {});
+      return;
     }
+    const asDocument = whole && !result.fallback;
+    if (!early) {
+      writeHead(res, page.status);
+      if (!asDocument) res.write(before);
+    }
+    if (!streamed) {
+      res.end(result.markup + after);
+      return;
+    }
+    try {
+      await pipeTo(result.stream, res);
+    } catch (error) {
+      res.destroy();
+      if (browserGone() || fallback) return;
+      throw error;
+    }
+    res.end(asDocument ? undefined : after);
   } finally {
     res.off("close", onClose);
     callerSignal?.removeEventListener("abort", onCallerAbort);
   }
+}
+
+// Writes each chunk of `stream` to `res` as it comes, waiting for `res` to
+// drain when it is full. Rejects when the stream errors or `res` closes.
+async function pipeTo(stream, res) {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      if (res.destroyed) throw new Error("response closed");
+      if (!res.write(value)) await drained(res);
+    }
+  } catch (error) {
+    reader.cancel(error).catch(() => {});
+    throw error;
+  }
+}
+
+function drained(res) {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      if (res.destroyed) reject(new Error("response closed"));
+      else resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 function writeHead(res, status) {

@@ -72,4 +72,4 @@ function serviceTimeoutMs(requested, deadline) {
   return Math.ceil(requested ?? Math.max(1, remaining - Math.min(100, remaining / 10)));
 }
 
-module.exports = { createRender };
+module.exports = { createRender, serviceTimeoutMs };

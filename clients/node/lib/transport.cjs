@@ -33,6 +33,8 @@ function callContext(component, options, defaultTimeoutMs) {
  * and rejects with SsrTimeoutError when the deadline passes, SsrNetworkError
  * when the service cannot be reached, or the caller's abort reason when
  * `call.signal` aborts. Every request sent adds one to `counters.requests`.
+ * `exchange.open(request, call)` sends one whose answer is read as it
+ * arrives (client.renderStream).
  */
 function createTransport(settings, counters) {
   // A local, so fetch is called as a plain function, as the global one is.
@@ -64,8 +66,67 @@ function createTransport(settings, counters) {
     }
   }
 
-  // The fetch itself; `headers` are the call's own, added last.
-  async function send({ method, path, body, accept }, headers, signal) {
+  /**
+   * Like exchange, for an answer read as it arrives. A 200 with a body
+   * resolves once its first chunk came, with {status, headers, first,
+   * reader, failure, close}: `first` is that chunk (undefined when the body
+   * was empty), `reader` reads the rest, `failure(error)` turns a failed
+   * read into the error exchange would have thrown (`failure(error, true)`
+   * after the first byte: an SsrNetworkError saying the answer broke off), and `close(reason?)`
+   * releases the request (aborting it when it has not ended). The deadline
+   * and `call.signal` keep bounding the request until `close`. Any other
+   * answer resolves, read whole, as exchange's {status, headers, text}.
+   */
+  async function open(request, call) {
+    const { component, deadline, timeoutMs, signal } = call;
+    if (signal?.aborted) throw signal.reason;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw clientTimeout(component, timeoutMs);
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, remaining);
+    const onAbort = () => controller.abort(signal.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    let closed = false;
+    const close = (reason) => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      if (reason !== undefined) controller.abort(reason);
+    };
+    const failure = (error, midStream = false) => {
+      if (timedOut) return clientTimeout(component, timeoutMs, error);
+      if (signal?.aborted) return signal.reason;
+      if (!midStream) return unreachable(baseUrl, component, error);
+      return new SsrNetworkError(
+        `SSR answer${component ? ` for "${component}"` : ""} broke off after its first byte: ${describeCause(error)}`,
+        { component, cause: error },
+      );
+    };
+    counters.requests += 1;
+    try {
+      const response = await fetchImpl(baseUrl + request.path, requestInit(request, call.headers, controller.signal));
+      if (response.status !== 200 || response.body === null) {
+        const text = await response.text();
+        close();
+        return { status: response.status, headers: response.headers, text };
+      }
+      const reader = response.body.getReader();
+      const first = await reader.read();
+      if (first.done) close();
+      return { status: response.status, headers: response.headers, first: first.value, reader, failure, close };
+    } catch (error) {
+      close();
+      throw failure(error);
+    }
+  }
+
+  // The fetch options of a request; `headers` are the call's own, added last.
+  function requestInit({ method, body, accept }, headers, signal) {
     const init = {
       method,
       headers: {
@@ -78,13 +139,19 @@ function createTransport(settings, counters) {
       signal,
     };
     if (settings.dispatcher !== undefined) init.dispatcher = settings.dispatcher;
-    const response = await fetchImpl(baseUrl + path, init);
+    return init;
+  }
+
+  // The fetch itself.
+  async function send(request, headers, signal) {
+    const response = await fetchImpl(baseUrl + request.path, requestInit(request, headers, signal));
     // Always read the body: an unread body keeps the connection from
     // going back to the keep-alive pool.
     const text = await response.text();
     return { status: response.status, headers: response.headers, text };
   }
 
+  exchange.open = open;
   return exchange;
 }
 
