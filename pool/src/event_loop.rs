@@ -52,11 +52,12 @@ pub(crate) struct EventLoop<'a> {
     worker: usize,
     shared: &'a Shared,
     renders: HashMap<RenderId, Render>,
-    wakers: FuturesUnordered<LocalBoxFuture<'static, Option<(RenderId, Wake)>>>,
+    /// Each yields its wake-up, or None when aborted (its render ended).
+    wakers: FuturesUnordered<LocalBoxFuture<'static, Option<Wake>>>,
     /// Abort handles of each render's pending wake-ups.
     waker_handles: HashMap<RenderId, Vec<AbortHandle>>,
     /// Wake-ups that fired while aborted ones were being dropped.
-    woken: std::collections::VecDeque<(RenderId, Wake)>,
+    woken: std::collections::VecDeque<Wake>,
     next_id: RenderId,
     max_in_flight: usize,
     /// Set once the isolate is retired: it takes no new job, and is
@@ -213,8 +214,7 @@ impl<'a> EventLoop<'a> {
     fn wake_on(&mut self, id: RenderId, future: impl std::future::Future<Output = Wake> + 'static) {
         let (handle, registration) = AbortHandle::new_pair();
         self.waker_handles.entry(id).or_default().push(handle);
-        let future =
-            Abortable::new(future, registration).map(move |woken| woken.ok().map(|w| (id, w)));
+        let future = Abortable::new(future, registration).map(|woken| woken.ok());
         self.wakers.push(future.boxed_local());
     }
 
@@ -480,11 +480,7 @@ impl<'a> EventLoop<'a> {
                 tokio::select! {
                     biased;
                     Some(woken) = wakers.next(), if !wakers.is_empty() => match woken {
-                        Some((id, wake)) => return match wake {
-                            Wake::Room(_) => Wake::Room(id),
-                            Wake::CallerGone(_) => Wake::CallerGone(id),
-                            other => other,
-                        },
+                        Some(wake) => return wake,
                         // A wake-up of a render that already finished.
                         None => continue,
                     },
