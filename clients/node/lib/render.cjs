@@ -17,13 +17,7 @@ const { callContext } = require("./transport.cjs");
  */
 function createRender({ settings, counters, exchange, serve, inflight, recover }) {
   async function render(component, props, options = {}) {
-    if (typeof component !== "string" || component === "") {
-      throw new TypeError("render: component must be a non-empty string");
-    }
-    const propsJson = options.propsJson ?? propsToJson(props);
-    if (typeof propsJson !== "string") throw new TypeError("render: propsJson must be a string");
-    const id = options.id ?? createId();
-    const fallback = options.fallback ?? settings.fallback;
+    const { propsJson, id, fallback } = renderArguments("render", settings, component, props, options);
     counters.renders += 1;
     try {
       const html = await requestHtml(component, propsJson, options);
@@ -72,4 +66,21 @@ function serviceTimeoutMs(requested, deadline) {
   return Math.ceil(requested ?? Math.max(1, remaining - Math.min(100, remaining / 10)));
 }
 
-module.exports = { createRender, serviceTimeoutMs };
+/**
+ * The checked arguments of a render call (`what` names it in errors): the
+ * props as JSON, the placeholder id and whether to fall back.
+ */
+function renderArguments(what, settings, component, props, options) {
+  if (typeof component !== "string" || component === "") {
+    throw new TypeError(`${what}: component must be a non-empty string`);
+  }
+  const propsJson = options.propsJson ?? propsToJson(props);
+  if (typeof propsJson !== "string") throw new TypeError(`${what}: propsJson must be a string`);
+  return {
+    propsJson,
+    id: options.id ?? createId(),
+    fallback: options.fallback ?? settings.fallback,
+  };
+}
+
+module.exports = { createRender, renderArguments, serviceTimeoutMs };

@@ -5,11 +5,11 @@
 // (retries, the circuit breaker, the fallback placeholder); after it, a
 // failure errors the stream.
 
-const { propsToJson, createId, wrapParts } = require("./markup.cjs");
+const { wrapParts } = require("./markup.cjs");
 const { positiveNumber } = require("./options.cjs");
 const { httpError } = require("./responses.cjs");
 const { callContext } = require("./transport.cjs");
-const { serviceTimeoutMs } = require("./render.cjs");
+const { renderArguments, serviceTimeoutMs } = require("./render.cjs");
 
 const encoder = new TextEncoder();
 
@@ -29,13 +29,7 @@ const encoder = new TextEncoder();
  */
 function createRenderStream({ settings, counters, exchange, serve, recover, report }) {
   async function renderStream(component, props, options = {}) {
-    if (typeof component !== "string" || component === "") {
-      throw new TypeError("renderStream: component must be a non-empty string");
-    }
-    const propsJson = options.propsJson ?? propsToJson(props);
-    if (typeof propsJson !== "string") throw new TypeError("renderStream: propsJson must be a string");
-    const id = options.id ?? createId();
-    const fallback = options.fallback ?? settings.fallback;
+    const { propsJson, id, fallback } = renderArguments("renderStream", settings, component, props, options);
     const render = { component, id, propsJson };
     counters.renders += 1;
     let opened;

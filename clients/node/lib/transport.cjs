@@ -40,7 +40,13 @@ function createTransport(settings, counters) {
   // A local, so fetch is called as a plain function, as the global one is.
   const { url: baseUrl, fetch: fetchImpl } = settings;
 
-  async function exchange(request, call) {
+  /**
+   * Bounds one request by the call's deadline and signal: `controller`
+   * aborts the fetch, `failure(error)` names what a failed fetch means,
+   * `release()` stops bounding it. Throws at once when the call is already
+   * aborted or out of time; counts the request.
+   */
+  function bound(call) {
     const { component, deadline, timeoutMs, signal } = call;
     if (signal?.aborted) throw signal.reason;
     const remaining = deadline - Date.now();
@@ -54,15 +60,28 @@ function createTransport(settings, counters) {
     const onAbort = () => controller.abort(signal.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     counters.requests += 1;
+    return {
+      controller,
+      failure(error) {
+        if (timedOut) return clientTimeout(component, timeoutMs, error);
+        if (signal?.aborted) return signal.reason;
+        return unreachable(baseUrl, component, error);
+      },
+      release() {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      },
+    };
+  }
+
+  async function exchange(request, call) {
+    const bounds = bound(call);
     try {
-      return await send(request, call.headers, controller.signal);
+      return await send(request, call.headers, bounds.controller.signal);
     } catch (error) {
-      if (timedOut) throw clientTimeout(component, timeoutMs, error);
-      if (signal?.aborted) throw signal.reason;
-      throw unreachable(baseUrl, component, error);
+      throw bounds.failure(error);
     } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      bounds.release();
     }
   }
 
@@ -78,36 +97,24 @@ function createTransport(settings, counters) {
    * answer resolves, read whole, as exchange's {status, headers, text}.
    */
   async function open(request, call) {
-    const { component, deadline, timeoutMs, signal } = call;
-    if (signal?.aborted) throw signal.reason;
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) throw clientTimeout(component, timeoutMs);
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, remaining);
-    const onAbort = () => controller.abort(signal.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const { component } = call;
+    const bounds = bound(call);
+    const { controller } = bounds;
     let closed = false;
     const close = (reason) => {
       if (closed) return;
       closed = true;
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      bounds.release();
       if (reason !== undefined) controller.abort(reason);
     };
     const failure = (error, midStream = false) => {
-      if (timedOut) return clientTimeout(component, timeoutMs, error);
-      if (signal?.aborted) return signal.reason;
-      if (!midStream) return unreachable(baseUrl, component, error);
+      const known = bounds.failure(error);
+      if (!midStream || !(known instanceof SsrNetworkError) || call.signal?.aborted) return known;
       return new SsrNetworkError(
         `SSR answer${component ? ` for "${component}"` : ""} broke off after its first byte: ${describeCause(error)}`,
         { component, cause: error },
       );
     };
-    counters.requests += 1;
     try {
       const response = await fetchImpl(baseUrl + request.path, requestInit(request, call.headers, controller.signal));
       if (response.status !== 200 || response.body === null) {
