@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
@@ -59,7 +60,8 @@ impl Call {
     }
 }
 
-/// What a load run measured.
+/// What a load run measured: latencies to the last byte of the answer, and
+/// to its first byte (what a streamed answer shows the browser first).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LoadResult {
     pub requests: u64,
@@ -72,10 +74,12 @@ pub struct LoadResult {
     pub p999_us: u64,
     pub max_us: u64,
     pub mean_us: f64,
+    pub first_byte_p50_us: u64,
+    pub first_byte_p99_us: u64,
 }
 
 impl LoadResult {
-    fn from(tally: &Tally, seconds: f64) -> Self {
+    fn from(tally: &Tally, first_byte: &Tally, seconds: f64) -> Self {
         let hist = &tally.hist;
         Self {
             requests: hist.len(),
@@ -88,6 +92,8 @@ impl LoadResult {
             p999_us: hist.value_at_quantile(0.999),
             max_us: hist.max(),
             mean_us: hist.mean(),
+            first_byte_p50_us: first_byte.hist.value_at_quantile(0.5),
+            first_byte_p99_us: first_byte.hist.value_at_quantile(0.99),
         }
     }
 }
@@ -132,26 +138,51 @@ fn build(addr: SocketAddr, call: &Call) -> Result<Request<Full<Bytes>>, String> 
         .map_err(|e| e.to_string())
 }
 
-/// Sends one request; Ok(status) once the whole body is read.
+/// A whole answer, and when its first byte arrived.
+struct Answer {
+    status: u16,
+    body: Bytes,
+    first_byte: Duration,
+}
+
+/// Sends one request; the answer once the whole body is read.
 async fn send(
     sender: &mut SendRequest<Full<Bytes>>,
     addr: SocketAddr,
     call: &Call,
-) -> Result<(u16, Bytes), String> {
+) -> Result<Answer, String> {
     sender.ready().await.map_err(|e| e.to_string())?;
     let request = build(addr, call)?;
+    let started = Instant::now();
     let response = sender
         .send_request(request)
         .await
         .map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    Ok((status, body))
+    let (body, first_byte) = read_body(response.into_body(), started).await?;
+    Ok(Answer {
+        status,
+        body,
+        first_byte: first_byte.unwrap_or_else(|| started.elapsed()),
+    })
+}
+
+/// Reads a body to its end; also when its first byte arrived (None when
+/// it had none).
+async fn read_body(
+    mut body: Incoming,
+    started: Instant,
+) -> Result<(Bytes, Option<Duration>), String> {
+    let mut bytes = Vec::new();
+    let mut first_byte = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        if let Some(data) = frame.data_ref().filter(|d| !d.is_empty()) {
+            first_byte.get_or_insert_with(|| started.elapsed());
+            bytes.extend_from_slice(data);
+        }
+    }
+    Ok((Bytes::from(bytes), first_byte))
 }
 
 /// Durations of one request, in ms.
@@ -159,6 +190,8 @@ async fn send(
 pub struct Timed {
     /// As the client saw it.
     pub client: f64,
+    /// To the first byte of the body, as the client saw it.
+    pub first_byte: f64,
     /// Inside the isolate (Server-Timing `render`).
     pub render: f64,
     /// The pool round trip in the handler (Server-Timing `pool`).
@@ -208,13 +241,11 @@ pub async fn timed_sequence(
                 "no render and pool durations in Server-Timing: {header:?}"
             ));
         };
-        response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?;
+        let (_, first_byte) = read_body(response.into_body(), started).await?;
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
         out.push(Timed {
-            client: started.elapsed().as_secs_f64() * 1e3,
+            client: ms(started.elapsed()),
+            first_byte: ms(first_byte.unwrap_or_else(|| started.elapsed())),
             render,
             pool,
         });
@@ -225,7 +256,8 @@ pub async fn timed_sequence(
 /// A single request on a fresh connection (readiness checks, samples).
 pub async fn request(addr: SocketAddr, call: &Call) -> Result<(u16, Bytes), String> {
     let mut sender = connect(addr).await?;
-    send(&mut sender, addr, call).await
+    let answer = send(&mut sender, addr, call).await?;
+    Ok((answer.status, answer.body))
 }
 
 /// `connections` keep-alive connections, each looping over `calls` (offset
@@ -249,7 +281,7 @@ pub async fn closed_loop(
         let sent = Arc::clone(&sent);
         let mut sender = connect(addr).await?;
         tasks.push(tokio::spawn(async move {
-            let mut tally = Tally::default();
+            let (mut tally, mut first_byte) = (Tally::default(), Tally::default());
             let mut i = c;
             loop {
                 let started = Instant::now();
@@ -258,27 +290,28 @@ pub async fn closed_loop(
                 }
                 let call = &calls[i % calls.len()];
                 i += 1;
-                let ok = match send(&mut sender, addr, call).await {
-                    Ok((status, _)) => status == 200,
+                let (ok, to_first_byte) = match send(&mut sender, addr, call).await {
+                    Ok(answer) => (answer.status == 200, answer.first_byte),
                     Err(_) => {
                         // Reconnect after a broken connection.
                         if let Ok(s) = connect(addr).await {
                             sender = s;
                         }
-                        false
+                        (false, Duration::ZERO)
                     }
                 };
                 if started >= begin {
                     sent.fetch_add(1, Ordering::Relaxed);
                     tally.record(ok, started.elapsed());
+                    first_byte.record(ok, to_first_byte);
                 }
             }
-            tally
+            (tally, first_byte)
         }));
     }
-    let tally = Tally::merge(tasks).await?;
+    let (tally, first_byte) = Tally::merge_pairs(tasks).await?;
     let seconds = (Instant::now().min(end) - begin).as_secs_f64().max(1e-3);
-    Ok(LoadResult::from(&tally, seconds))
+    Ok(LoadResult::from(&tally, &first_byte, seconds))
 }
 
 /// Starts requests at `rate` per second for `duration`, each on an idle
@@ -311,21 +344,26 @@ pub async fn open_loop(
                 }
                 Err(_) => idle_rx.recv().await.map_err(|e| e.to_string())?,
             };
+            let waited = scheduled.elapsed();
             let result = send(&mut sender, addr, &call).await;
             let latency = scheduled.elapsed();
-            if result.is_ok() {
-                let _ = idle_tx.send(sender).await;
-            }
-            Ok::<_, String>((result.map(|(s, _)| s == 200).unwrap_or(false), latency))
+            let Ok(answer) = result else {
+                return Ok((false, latency, latency));
+            };
+            let _ = idle_tx.send(sender).await;
+            Ok::<_, String>((answer.status == 200, latency, waited + answer.first_byte))
         }));
     }
-    let mut tally = Tally::default();
+    let (mut tally, mut first_byte) = (Tally::default(), Tally::default());
     for t in tasks {
         match t.await.map_err(|e| e.to_string())? {
-            Ok((ok, latency)) => tally.record(ok, latency),
+            Ok((ok, latency, to_first_byte)) => {
+                tally.record(ok, latency);
+                first_byte.record(ok, to_first_byte);
+            }
             // No connection to send it on.
             Err(_) => tally.errors += 1,
         }
     }
-    Ok(LoadResult::from(&tally, duration.as_secs_f64()))
+    Ok(LoadResult::from(&tally, &first_byte, duration.as_secs_f64()))
 }

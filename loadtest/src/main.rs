@@ -12,15 +12,14 @@
 //! ssr-bench fresh-context [--pages table,app]
 //! ssr-bench code-cache [--bundle FILE --component NAME] [--runs 10]
 //! ssr-bench hostile [--kinds loop,alloc,throw,deadline,encode,timers,tamper] [--percent 10] [--timeout-ms 100] [--heap-limit-mb 128]
-//! ssr-bench suspense [--workers N] [--concurrency 128]
+//! ssr-bench suspense [--workers N] [--concurrency 256]
 //! ssr-bench report [--pages table,divs,app] [--workers N] [--baselines b2,b3|none]
 //! ```
 //!
-//! `pool`, `semi-space`, `fresh-context`, `code-cache`, `hostile` and
-//! `suspense` drive a
+//! `pool`, `semi-space`, `fresh-context`, `code-cache` and `hostile` drive a
 //! pool in this process (against `tests/node/bench.mjs` where Node is the
-//! baseline); `report` drives the `ssr-pool` binary and the Node servers of
-//! `loadtest/node/` over HTTP.
+//! baseline); `report` and `suspense` drive the `ssr-pool` binary and the
+//! Node servers of `loadtest/node/` over HTTP.
 
 mod bench;
 mod http;
@@ -111,13 +110,14 @@ enum Command {
         heap_limit_mb: usize,
     },
     /// A streamed Suspense page whose boundaries wait 20/50/100 ms vs the
-    /// same page without waits, same pool and concurrency
+    /// same page without waits, over HTTP, on the service and on Node
+    /// (renderToPipeableStream behind cluster)
     Suspense {
         /// Workers [default: available parallelism]
         #[arg(long)]
         workers: Option<usize>,
-        /// Renders kept in flight
-        #[arg(long, default_value_t = 128)]
+        /// Connections, each with one render in flight
+        #[arg(long, default_value_t = 256)]
         concurrency: usize,
     },
     /// Compile + evaluate cold vs with the code cache, first render after each

@@ -1,6 +1,7 @@
 //! The servers under test, started as child processes on loopback ports:
-//! the service (`ssr-pool serve`), the Node `cluster` baseline (B2) and the
-//! isolated-vm baseline (B3).
+//! the service (`ssr-pool serve`), the Node `cluster` baseline (B2), the
+//! isolated-vm baseline (B3), and the Node streaming server of the
+//! streaming benchmark.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,9 @@ pub enum Kind {
     Service,
     NodeCluster,
     IsolatedVm,
+    /// `renderToPipeableStream` behind `cluster`, on the streaming page
+    /// only (it takes no bundle).
+    NodeStream,
 }
 
 impl Kind {
@@ -25,6 +29,7 @@ impl Kind {
             Kind::Service => "service",
             Kind::NodeCluster => "B2 node cluster",
             Kind::IsolatedVm => "B3 isolated-vm",
+            Kind::NodeStream => "node cluster, renderToPipeableStream",
         }
     }
 }
@@ -88,6 +93,12 @@ fn command(
             c.args(["--port", &port, "--isolates", &workers]);
             c.args(["--memory-limit", &IVM_MEMORY_LIMIT_MB.to_string()]);
             c
+        }
+        Kind::NodeStream => {
+            let mut c = Command::new("node");
+            c.arg(repo_root().join("loadtest/node/stream-server.mjs"));
+            c.args(["--port", &port, "--workers", &workers]);
+            return Ok(c);
         }
     };
     cmd.arg("--bundle").arg(bundle);
@@ -160,14 +171,26 @@ impl Server {
 
     /// Resident memory of the server's process tree in KiB, and per process.
     pub fn rss_kib(&self) -> (u64, Vec<u64>) {
+        let each: Vec<u64> = self
+            .pids()
+            .iter().filter_map(|p| rss_of(*p)).collect();
+        (each.iter().sum(), each)
+    }
+
+    /// CPU time (user + system) the server's process tree has used so far.
+    pub fn cpu_time(&self) -> Duration {
+        self.pids().into_iter().filter_map(cpu_time_of).sum()
+    }
+
+    /// The server's process and its descendants.
+    fn pids(&self) -> Vec<u32> {
         let mut pids = vec![self.child.id()];
         let mut i = 0;
         while i < pids.len() {
             pids.extend(children(pids[i]));
             i += 1;
         }
-        let each: Vec<u64> = pids.iter().filter_map(|p| rss_of(*p)).collect();
-        (each.iter().sum(), each)
+        pids
     }
 }
 
@@ -197,6 +220,20 @@ fn rss_of(pid: u32) -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
+}
+
+/// Clock ticks per second of /proc/*/stat times (USER_HZ, 100 on Linux).
+const USER_HZ: u64 = 100;
+
+/// User + system time of `pid` (all its threads).
+fn cpu_time_of(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields count from after it.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    // utime and stime are fields 14 and 15 of proc(5); field 3 is index 0.
+    let total = ticks(11)? + ticks(12)?;
+    Some(Duration::from_millis(total * 1000 / USER_HZ))
 }
 
 fn children(pid: u32) -> Vec<u32> {

@@ -32,14 +32,31 @@ impl Tally {
         }
     }
 
+    fn add(&mut self, other: Tally) -> Result<(), String> {
+        self.hist.add(other.hist).map_err(|e| e.to_string())?;
+        self.errors += other.errors;
+        Ok(())
+    }
+
     /// Joins the tallies of `tasks` into one.
     pub async fn merge(tasks: Vec<JoinHandle<Tally>>) -> Result<Tally, String> {
         let mut all = Tally::default();
         for t in tasks {
-            let one = t.await.map_err(|e| e.to_string())?;
-            all.hist.add(one.hist).map_err(|e| e.to_string())?;
-            all.errors += one.errors;
+            all.add(t.await.map_err(|e| e.to_string())?)?;
         }
         Ok(all)
+    }
+
+    /// Joins the pairs of tallies of `tasks` into one pair.
+    pub async fn merge_pairs(
+        tasks: Vec<JoinHandle<(Tally, Tally)>>,
+    ) -> Result<(Tally, Tally), String> {
+        let (mut first, mut second) = (Tally::default(), Tally::default());
+        for t in tasks {
+            let (a, b) = t.await.map_err(|e| e.to_string())?;
+            first.add(a)?;
+            second.add(b)?;
+        }
+        Ok((first, second))
     }
 }
