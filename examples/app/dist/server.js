@@ -11873,7 +11873,7 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
   // node_modules/@ssr-pool/react/index.js
   var import_react = __toESM(require_react(), 1);
   var import_server = __toESM(require_server_edge(), 1);
-  function registerComponent(name, Component) {
+  function registerComponent(name, Component, { stream = false } = {}) {
     if (typeof name !== "string" || name === "") {
       throw new TypeError("registerComponent: name must be a non-empty string");
     }
@@ -11887,13 +11887,19 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
         "registerComponent: SsrPool.register is missing; this bundle must be loaded by the ssr-pool service"
       );
     }
-    runtime.register(name, (props) => (0, import_server.renderToString)((0, import_react.createElement)(Component, props)));
+    runtime.register(name, stream ? streamed(Component) : whole(Component));
     return Component;
   }
-  function registerComponents(components) {
+  function registerComponents(components, options) {
     for (const [name, Component] of Object.entries(components)) {
-      registerComponent(name, Component);
+      registerComponent(name, Component, options);
     }
+  }
+  function whole(Component) {
+    return (props) => (0, import_server.renderToString)((0, import_react.createElement)(Component, props));
+  }
+  function streamed(Component) {
+    return (props, context) => (0, import_server.renderToReadableStream)((0, import_react.createElement)(Component, props), { signal: context.signal });
   }
 
   // src/lib/shop-context.js
