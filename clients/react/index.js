@@ -3,13 +3,17 @@
 // `react-dom/server` aliased to `react-dom/server.edge`).
 
 import { createElement } from "react";
-import { renderToString } from "react-dom/server";
+// Both renderers come from `react-dom/server`, so the bundle's alias picks
+// the entry; its browser and edge entries both export renderToReadableStream.
+import { renderToReadableStream, renderToString } from "react-dom/server";
 
 /**
- * Registers `Component` under `name`: the service renders it with
- * `renderToString(createElement(Component, props))`. Returns `Component`.
+ * Registers `Component` under `name`. By default the service renders it with
+ * `renderToString(createElement(Component, props))`; with `{stream: true}`
+ * it streams `renderToReadableStream(createElement(Component, props))`,
+ * aborted by the render's signal. Returns `Component`.
  */
-export function registerComponent(name, Component) {
+export function registerComponent(name, Component, { stream = false } = {}) {
   if (typeof name !== "string" || name === "") {
     throw new TypeError("registerComponent: name must be a non-empty string");
   }
@@ -24,13 +28,24 @@ export function registerComponent(name, Component) {
       "registerComponent: SsrPool.register is missing; this bundle must be loaded by the ssr-pool service",
     );
   }
-  runtime.register(name, (props) => renderToString(createElement(Component, props)));
+  runtime.register(name, stream ? streamed(Component) : whole(Component));
   return Component;
 }
 
-/** Registers every entry of `{Name: Component}`. */
-export function registerComponents(components) {
+/** Registers every entry of `{Name: Component}`, each with `options`. */
+export function registerComponents(components, options) {
   for (const [name, Component] of Object.entries(components)) {
-    registerComponent(name, Component);
+    registerComponent(name, Component, options);
   }
+}
+
+function whole(Component) {
+  return (props) => renderToString(createElement(Component, props));
+}
+
+// The signal fires at the render's deadline or when the caller leaves; React
+// then ends the stream with the fallbacks of the boundaries still waiting.
+function streamed(Component) {
+  return (props, context) =>
+    renderToReadableStream(createElement(Component, props), { signal: context.signal });
 }

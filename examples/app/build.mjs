@@ -8,10 +8,11 @@
 // "production"), not minified, ASCII-only (non-ASCII text is \u-escaped),
 // with third-party license comments collected at the end of the file.
 //
-// `react-dom/server` is aliased to `react-dom/server.edge`: the plain browser
-// entry also evaluates the streaming renderer, which calls
-// `new MessageChannel()` at load time, and the service provides no
-// MessageChannel. `renderToString` itself is the same code in both entries.
+// `react-dom/server` is aliased to `react-dom/server.edge`, the server
+// renderer React builds for Web-streams runtimes such as the service. (The
+// plain browser entry loads too: it calls `new MessageChannel()` at load
+// time, which the service provides.) `renderToString` is the same code in
+// both entries, and both have `renderToReadableStream` for streamed pages.
 //
 // The browser bundle is the same IIFE format, minified, and hydrates the
 // placeholders that @ssr-pool/client writes around the server HTML.

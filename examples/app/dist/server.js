@@ -11873,7 +11873,7 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
   // node_modules/@ssr-pool/react/index.js
   var import_react = __toESM(require_react(), 1);
   var import_server = __toESM(require_server_edge(), 1);
-  function registerComponent(name, Component) {
+  function registerComponent(name, Component, { stream = false } = {}) {
     if (typeof name !== "string" || name === "") {
       throw new TypeError("registerComponent: name must be a non-empty string");
     }
@@ -11887,13 +11887,19 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
         "registerComponent: SsrPool.register is missing; this bundle must be loaded by the ssr-pool service"
       );
     }
-    runtime.register(name, (props) => (0, import_server.renderToString)((0, import_react.createElement)(Component, props)));
+    runtime.register(name, stream ? streamed(Component) : whole(Component));
     return Component;
   }
-  function registerComponents(components) {
+  function registerComponents(components, options) {
     for (const [name, Component] of Object.entries(components)) {
-      registerComponent(name, Component);
+      registerComponent(name, Component, options);
     }
+  }
+  function whole(Component) {
+    return (props) => (0, import_server.renderToString)((0, import_react.createElement)(Component, props));
+  }
+  function streamed(Component) {
+    return (props, context) => (0, import_server.renderToReadableStream)((0, import_react.createElement)(Component, props), { signal: context.signal });
   }
 
   // src/lib/shop-context.js
@@ -12172,9 +12178,17 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
   // src/pages/Product.jsx
   var import_jsx_runtime13 = __toESM(require_jsx_runtime(), 1);
   function Product(props) {
+    const product = productOf(props);
+    return /* @__PURE__ */ (0, import_jsx_runtime13.jsx)(ProductPage, { props, product, children: /* @__PURE__ */ (0, import_jsx_runtime13.jsx)(ReviewList, { reviews: reviewsOf(props, product) }) });
+  }
+  function productOf(props) {
+    return props.product ?? findProduct(props.id) ?? PRODUCTS[0];
+  }
+  function reviewsOf(props, product) {
+    return props.reviews ?? REVIEWS[product.id] ?? [];
+  }
+  function ProductPage({ props, product, children }) {
     const shop = shopFromProps(props);
-    const product = props.product ?? findProduct(props.id) ?? PRODUCTS[0];
-    const reviews = props.reviews ?? REVIEWS[product.id] ?? [];
     const related = props.related ?? PRODUCTS.filter((p) => p.category === product.category && p.id !== product.id);
     const category = CATEGORIES.find((c) => c.slug === product.category);
     return /* @__PURE__ */ (0, import_jsx_runtime13.jsxs)(Layout, { shop, categories: CATEGORIES, activeCategory: product.category, children: [
@@ -12201,24 +12215,39 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
       ] }),
       /* @__PURE__ */ (0, import_jsx_runtime13.jsxs)("section", { className: "reviews-section", children: [
         /* @__PURE__ */ (0, import_jsx_runtime13.jsx)("h2", { children: "Reviews" }),
-        /* @__PURE__ */ (0, import_jsx_runtime13.jsx)(ReviewList, { reviews })
+        children
       ] }),
       related.length > 0 ? /* @__PURE__ */ (0, import_jsx_runtime13.jsx)(ProductGrid, { title: "You may also like", products: related }) : null
     ] });
   }
 
-  // src/pages/Cart.jsx
+  // src/pages/ProductStreamed.jsx
   var import_react5 = __toESM(require_react(), 1);
   var import_jsx_runtime14 = __toESM(require_jsx_runtime(), 1);
+  function ProductStreamed(props) {
+    const product = productOf(props);
+    const [reviews] = (0, import_react5.useState)(() => later(reviewsOf(props, product), props.reviewsDelayMs ?? 30));
+    return /* @__PURE__ */ (0, import_jsx_runtime14.jsx)(ProductPage, { props, product, children: /* @__PURE__ */ (0, import_jsx_runtime14.jsx)(import_react5.Suspense, { fallback: /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("p", { className: "loading", children: "Loading reviews\u2026" }), children: /* @__PURE__ */ (0, import_jsx_runtime14.jsx)(Reviews, { reviews }) }) });
+  }
+  function Reviews({ reviews }) {
+    return /* @__PURE__ */ (0, import_jsx_runtime14.jsx)(ReviewList, { reviews: (0, import_react5.use)(reviews) });
+  }
+  function later(value, ms) {
+    return new Promise((resolve) => setTimeout(() => resolve(value), ms));
+  }
+
+  // src/pages/Cart.jsx
+  var import_react6 = __toESM(require_react(), 1);
+  var import_jsx_runtime15 = __toESM(require_jsx_runtime(), 1);
   var DEFAULT_ITEMS = [
     { productId: "kettle-01", quantity: 1 },
     { productId: "bulb-pack", quantity: 3 },
     { productId: "throw-wool", quantity: 2 }
   ];
   function Cart(props) {
-    const [items] = (0, import_react5.useState)(props.items ?? DEFAULT_ITEMS);
+    const [items] = (0, import_react6.useState)(props.items ?? DEFAULT_ITEMS);
     const shop = shopFromProps({ ...props, cartCount: props.cartCount ?? items.length });
-    const lines = (0, import_react5.useMemo)(
+    const lines = (0, import_react6.useMemo)(
       () => items.map((item) => ({ ...item, product: findProduct(item.productId) })).filter((line) => line.product !== void 0),
       [items]
     );
@@ -12230,37 +12259,37 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
     const shipping = subtotal >= threshold || subtotal === 0 ? 0 : props.shippingFee ?? 4.95;
     const total = subtotal + shipping;
     const { locale, currency } = shop;
-    return /* @__PURE__ */ (0, import_jsx_runtime14.jsxs)(Layout, { shop, categories: CATEGORIES, children: [
-      /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("h1", { children: "Your cart" }),
-      lines.length === 0 ? /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("p", { className: "empty", children: "Your cart is empty." }) : /* @__PURE__ */ (0, import_jsx_runtime14.jsxs)("table", { className: "cart", children: [
-        /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("thead", { children: /* @__PURE__ */ (0, import_jsx_runtime14.jsxs)("tr", { children: [
-          /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("th", { children: "Product" }),
-          /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("th", { children: "Price" }),
-          /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("th", { children: "Quantity" }),
-          /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("th", { children: "Line total" })
+    return /* @__PURE__ */ (0, import_jsx_runtime15.jsxs)(Layout, { shop, categories: CATEGORIES, children: [
+      /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("h1", { children: "Your cart" }),
+      lines.length === 0 ? /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("p", { className: "empty", children: "Your cart is empty." }) : /* @__PURE__ */ (0, import_jsx_runtime15.jsxs)("table", { className: "cart", children: [
+        /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("thead", { children: /* @__PURE__ */ (0, import_jsx_runtime15.jsxs)("tr", { children: [
+          /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("th", { children: "Product" }),
+          /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("th", { children: "Price" }),
+          /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("th", { children: "Quantity" }),
+          /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("th", { children: "Line total" })
         ] }) }),
-        /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("tbody", { children: lines.map((line) => /* @__PURE__ */ (0, import_jsx_runtime14.jsxs)("tr", { children: [
-          /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("td", { children: /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("a", { href: `/p/${line.product.id}`, children: line.product.name }) }),
-          /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("td", { children: /* @__PURE__ */ (0, import_jsx_runtime14.jsx)(Price, { value: line.product.price, percentOff: line.product.percentOff }) }),
-          /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("td", { children: formatNumber(line.quantity, locale) }),
-          /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("td", { children: formatPrice(
+        /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("tbody", { children: lines.map((line) => /* @__PURE__ */ (0, import_jsx_runtime15.jsxs)("tr", { children: [
+          /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("td", { children: /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("a", { href: `/p/${line.product.id}`, children: line.product.name }) }),
+          /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("td", { children: /* @__PURE__ */ (0, import_jsx_runtime15.jsx)(Price, { value: line.product.price, percentOff: line.product.percentOff }) }),
+          /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("td", { children: formatNumber(line.quantity, locale) }),
+          /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("td", { children: formatPrice(
             discounted(line.product.price, line.product.percentOff) * line.quantity,
             locale,
             currency
           ) })
         ] }, line.productId)) }),
-        /* @__PURE__ */ (0, import_jsx_runtime14.jsxs)("tfoot", { children: [
-          /* @__PURE__ */ (0, import_jsx_runtime14.jsxs)("tr", { children: [
-            /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("th", { colSpan: 3, children: "Subtotal" }),
-            /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("td", { children: formatPrice(subtotal, locale, currency) })
+        /* @__PURE__ */ (0, import_jsx_runtime15.jsxs)("tfoot", { children: [
+          /* @__PURE__ */ (0, import_jsx_runtime15.jsxs)("tr", { children: [
+            /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("th", { colSpan: 3, children: "Subtotal" }),
+            /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("td", { children: formatPrice(subtotal, locale, currency) })
           ] }),
-          /* @__PURE__ */ (0, import_jsx_runtime14.jsxs)("tr", { children: [
-            /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("th", { colSpan: 3, children: "Shipping" }),
-            /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("td", { children: shipping === 0 ? "Free" : formatPrice(shipping, locale, currency) })
+          /* @__PURE__ */ (0, import_jsx_runtime15.jsxs)("tr", { children: [
+            /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("th", { colSpan: 3, children: "Shipping" }),
+            /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("td", { children: shipping === 0 ? "Free" : formatPrice(shipping, locale, currency) })
           ] }),
-          /* @__PURE__ */ (0, import_jsx_runtime14.jsxs)("tr", { className: "total", children: [
-            /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("th", { colSpan: 3, children: "Total" }),
-            /* @__PURE__ */ (0, import_jsx_runtime14.jsx)("td", { children: formatPrice(total, locale, currency) })
+          /* @__PURE__ */ (0, import_jsx_runtime15.jsxs)("tr", { className: "total", children: [
+            /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("th", { colSpan: 3, children: "Total" }),
+            /* @__PURE__ */ (0, import_jsx_runtime15.jsx)("td", { children: formatPrice(total, locale, currency) })
           ] })
         ] })
       ] })
@@ -12269,9 +12298,11 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
 
   // src/pages/index.js
   var PAGES = { Home, Product, Cart };
+  var STREAMED_PAGES = { ProductStreamed };
 
   // src/server.js
   registerComponents(PAGES);
+  registerComponents(STREAMED_PAGES, { stream: true });
 })();
 /*! Bundled license information:
 

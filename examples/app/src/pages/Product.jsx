@@ -11,9 +11,26 @@ import { formatNumber } from "../lib/format.js";
 // Props (all optional): id (a catalog id) or product (a full product object),
 // reviews, related, plus the shop props (locale, currency, user, ...).
 export function Product(props) {
+  const product = productOf(props);
+  return (
+    <ProductPage props={props} product={product}>
+      <ReviewList reviews={reviewsOf(props, product)} />
+    </ProductPage>
+  );
+}
+
+export function productOf(props) {
+  return props.product ?? findProduct(props.id) ?? PRODUCTS[0];
+}
+
+export function reviewsOf(props, product) {
+  return props.reviews ?? REVIEWS[product.id] ?? [];
+}
+
+// The product page with `children` in its reviews section, shared with
+// ProductStreamed, which streams that section.
+export function ProductPage({ props, product, children }) {
   const shop = shopFromProps(props);
-  const product = props.product ?? findProduct(props.id) ?? PRODUCTS[0];
-  const reviews = props.reviews ?? REVIEWS[product.id] ?? [];
   const related =
     props.related ?? PRODUCTS.filter((p) => p.category === product.category && p.id !== product.id);
   const category = CATEGORIES.find((c) => c.slug === product.category);
@@ -45,7 +62,7 @@ export function Product(props) {
       </article>
       <section className="reviews-section">
         <h2>Reviews</h2>
-        <ReviewList reviews={reviews} />
+        {children}
       </section>
       {related.length > 0 ? <ProductGrid title="You may also like" products={related} /> : null}
     </Layout>
