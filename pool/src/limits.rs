@@ -26,12 +26,19 @@ struct WatchState {
     armed: Option<(u64, Instant)>,
     /// The generation the watchdog terminated, if any.
     fired: Option<u64>,
+    /// When the sleeping watchdog looks again on its own (None: only when
+    /// woken). Arming for a later deadline need not wake it: it looks at
+    /// the new deadline then.
+    looks_at: Option<Instant>,
     stop: bool,
 }
 
 /// One watchdog thread per isolate. `arm` before running JS, `disarm` after;
 /// if the limit passes in between, the watchdog terminates the isolate's
-/// execution and `disarm` reports it.
+/// execution and `disarm` reports it. Arming and disarming only take a lock:
+/// the thread is woken only when it would otherwise look too late, so an
+/// isolate entering JavaScript thousands of times a second (timers, stream
+/// chunks) does not pay a thread switch each time.
 pub(crate) struct Watchdog {
     shared: Arc<(Mutex<WatchState>, Condvar)>,
     generation: u64,
@@ -60,7 +67,9 @@ impl Watchdog {
         let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
         state.armed = Some((self.generation, deadline));
         state.fired = None;
-        cvar.notify_one();
+        if state.looks_at.is_none_or(|at| at > deadline) {
+            cvar.notify_one();
+        }
     }
 
     /// Disarms the watchdog; true when it fired for the current arming.
@@ -94,7 +103,10 @@ fn watch(shared: &(Mutex<WatchState>, Condvar), handle: &v8::IsolateHandle) {
             return;
         }
         match state.armed {
-            None => state = cvar.wait(state).unwrap_or_else(|e| e.into_inner()),
+            None => {
+                state.looks_at = None;
+                state = cvar.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
             Some((generation, deadline)) => {
                 let now = Instant::now();
                 if now >= deadline {
@@ -105,6 +117,7 @@ fn watch(shared: &(Mutex<WatchState>, Condvar), handle: &v8::IsolateHandle) {
                     state.fired = Some(generation);
                     state.armed = None;
                 } else {
+                    state.looks_at = Some(deadline);
                     state = cvar
                         .wait_timeout(state, deadline - now)
                         .unwrap_or_else(|e| e.into_inner())
