@@ -237,7 +237,7 @@ impl<'a> EventLoop<'a> {
             if outputs.is_empty() {
                 return;
             }
-            for (id, output) in outputs {
+            for (id, output) in join_chunks(outputs) {
                 self.on_output(id, output);
             }
         }
@@ -657,6 +657,25 @@ impl<'a> EventLoop<'a> {
             Wake::Due | Wake::Job(_) | Wake::Closed => {}
         }
     }
+}
+
+/// Joins the chunks a render emitted one after another in the same run into
+/// one: React fills several buffers per flush, and the reader (and the
+/// client's socket) then wakes once per flush instead of once per buffer.
+fn join_chunks(outputs: Vec<(RenderId, Output)>) -> Vec<(RenderId, Output)> {
+    let mut joined: Vec<(RenderId, Output)> = Vec::with_capacity(outputs.len());
+    for (id, output) in outputs {
+        if let (Some((last_id, Output::Chunk(last))), Output::Chunk(bytes)) =
+            (joined.last_mut(), &output)
+        {
+            if *last_id == id {
+                last.extend_from_slice(bytes);
+                continue;
+            }
+        }
+        joined.push((id, output));
+    }
+    joined
 }
 
 async fn sleep_until(until: Option<Instant>) {
