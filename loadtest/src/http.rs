@@ -365,5 +365,9 @@ pub async fn open_loop(
             Err(_) => tally.errors += 1,
         }
     }
-    Ok(LoadResult::from(&tally, &first_byte, duration.as_secs_f64()))
+    Ok(LoadResult::from(
+        &tally,
+        &first_byte,
+        duration.as_secs_f64(),
+    ))
 }

@@ -12,7 +12,7 @@
 //! ssr-bench fresh-context [--pages table,app]
 //! ssr-bench code-cache [--bundle FILE --component NAME] [--runs 10]
 //! ssr-bench hostile [--kinds loop,alloc,throw,deadline,encode,timers,tamper] [--percent 10] [--timeout-ms 100] [--heap-limit-mb 128]
-//! ssr-bench suspense [--workers N] [--concurrency 256]
+//! ssr-bench suspense [--workers N] [--concurrency 256] [--in-flight N]
 //! ssr-bench report [--pages table,divs,app] [--workers N] [--baselines b2,b3|none]
 //! ```
 //!
@@ -119,6 +119,9 @@ enum Command {
         /// Connections, each with one render in flight
         #[arg(long, default_value_t = 256)]
         concurrency: usize,
+        /// The service's renders in flight per isolate [default: concurrency]
+        #[arg(long)]
+        in_flight: Option<usize>,
     },
     /// Compile + evaluate cold vs with the code cache, first render after each
     CodeCache {
@@ -193,7 +196,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Suspense {
             workers,
             concurrency,
-        } => bench::suspense::run(workers, concurrency, seconds, out).await,
+            in_flight,
+        } => {
+            let in_flight = in_flight.unwrap_or(concurrency);
+            bench::suspense::run(workers, concurrency, in_flight, seconds, out).await
+        }
         Command::CodeCache {
             bundle,
             component,

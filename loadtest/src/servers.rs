@@ -171,9 +171,7 @@ impl Server {
 
     /// Resident memory of the server's process tree in KiB, and per process.
     pub fn rss_kib(&self) -> (u64, Vec<u64>) {
-        let each: Vec<u64> = self
-            .pids()
-            .iter().filter_map(|p| rss_of(*p)).collect();
+        let each: Vec<u64> = self.pids().iter().filter_map(|p| rss_of(*p)).collect();
         (each.iter().sum(), each)
     }
 

@@ -36,6 +36,8 @@ struct Measured {
     #[serde(flatten)]
     load: LoadResult,
     cpu_ms_per_render: f64,
+    /// Resident memory of the server's processes at the end of the round.
+    rss_mib: f64,
 }
 
 async fn measure(
@@ -46,13 +48,29 @@ async fn measure(
 ) -> Result<Measured, String> {
     let calls = Arc::new(vec![Call::render("Stream", &props(delays))]);
     let warmup = Duration::from_secs(1);
-    http::closed_loop(server.addr, calls.clone(), concurrency, warmup, warmup, u64::MAX).await?;
+    http::closed_loop(
+        server.addr,
+        calls.clone(),
+        concurrency,
+        warmup,
+        warmup,
+        u64::MAX,
+    )
+    .await?;
     let cpu_before = server.cpu_time();
-    let load = http::closed_loop(server.addr, calls, concurrency, Duration::ZERO, seconds, u64::MAX)
-        .await?;
+    let load = http::closed_loop(
+        server.addr,
+        calls,
+        concurrency,
+        Duration::ZERO,
+        seconds,
+        u64::MAX,
+    )
+    .await?;
     let cpu = server.cpu_time().saturating_sub(cpu_before);
     Ok(Measured {
         cpu_ms_per_render: cpu.as_secs_f64() * 1e3 / load.requests.max(1) as f64,
+        rss_mib: server.rss_kib().0 as f64 / 1024.0,
         load,
     })
 }
@@ -73,22 +91,31 @@ async fn first_byte_overhead(server: &Server, count: usize) -> Result<Value, Str
     Ok(json!({"firstByteMs": first_byte, "shellRenderMs": shell, "overheadMs": first_byte - shell}))
 }
 
+/// Rounds per server: the two pages are measured in turn, and each page's
+/// median round is reported (this machine is shared; single runs vary).
+const ROUNDS: usize = 3;
+
 pub async fn run(
     workers: Option<usize>,
     concurrency: usize,
+    in_flight: usize,
     seconds: Duration,
     out: &Path,
 ) -> Result<(), String> {
-    let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let workers =
+        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let bundle = e2e::find_fixture("stream")?;
     let probe = Call::render("Stream", &props(NO_WAITS));
-    // Every render of the run may be in flight on one isolate.
-    let service_args = ["--max-renders-in-flight".to_owned(), concurrency.to_string()];
+    let service_args = ["--max-renders-in-flight".to_owned(), in_flight.to_string()];
     let mut results = serde_json::Map::new();
     for kind in [Kind::Service, Kind::NodeStream] {
         let server = Server::start(kind, &bundle, workers, &probe, &service_args).await?;
-        let waits = measure(&server, WAITS, concurrency, seconds).await?;
-        let instant = measure(&server, NO_WAITS, concurrency, seconds).await?;
+        let (mut waits, mut instant) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            waits.push(measure(&server, WAITS, concurrency, seconds).await?);
+            instant.push(measure(&server, NO_WAITS, concurrency, seconds).await?);
+        }
+        let (waits, instant) = (median_round(waits), median_round(instant));
         let ratio = waits.load.per_sec / instant.load.per_sec;
         print(kind, &waits, &instant, ratio);
         let mut entry = json!({"waits": waits, "noWaits": instant, "ratio": ratio});
@@ -97,8 +124,17 @@ pub async fn run(
         }
         results.insert(kind.label().to_owned(), entry);
     }
-    let body = json!({"workers": workers, "concurrency": concurrency, "servers": results});
+    let body = json!({
+        "workers": workers, "concurrency": concurrency, "inFlightPerIsolate": in_flight,
+        "rounds": ROUNDS, "servers": results,
+    });
     write(out, "suspense.json", &body)
+}
+
+/// The round of median throughput.
+fn median_round(mut rounds: Vec<Measured>) -> Measured {
+    rounds.sort_by(|a, b| a.load.per_sec.total_cmp(&b.load.per_sec));
+    rounds.swap_remove(rounds.len() / 2)
 }
 
 fn print(kind: Kind, waits: &Measured, instant: &Measured, ratio: f64) {
@@ -106,8 +142,8 @@ fn print(kind: Kind, waits: &Measured, instant: &Measured, ratio: f64) {
     for (name, m) in [("waits 20/50/100 ms", waits), ("no waits", instant)] {
         let l = &m.load;
         println!(
-            "  {name:<19} {:>6.0} renders/s  first byte p50 {:>6} us p99 {:>6} us  last byte p50 {:>6} us p99 {:>6} us  cpu {:.2} ms/render  errors {}",
-            l.per_sec, l.first_byte_p50_us, l.first_byte_p99_us, l.p50_us, l.p99_us, m.cpu_ms_per_render, l.errors
+            "  {name:<19} {:>6.0} renders/s  first byte p50 {:>6} us p99 {:>6} us  last byte p50 {:>6} us p99 {:>6} us  cpu {:.2} ms/render  rss {:.0} MiB  errors {}",
+            l.per_sec, l.first_byte_p50_us, l.first_byte_p99_us, l.p50_us, l.p99_us, m.cpu_ms_per_render, m.rss_mib, l.errors
         );
     }
     println!("  throughput with waits / without: {ratio:.3}");
