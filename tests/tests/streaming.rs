@@ -162,6 +162,43 @@ fn streamed_html_is_nodes_byte_for_byte_in_every_mode() {
 }
 
 #[test]
+fn the_example_apps_streamed_page_is_nodes_byte_for_byte() {
+    let server = TestServer::start(
+        repo_root().join("examples/app/dist/server.js"),
+        ServerSetup {
+            config: test_config(1),
+            ..ServerSetup::default()
+        },
+    );
+    let file = repo_root().join("examples/app/props/product-streamed.json");
+    let mut props: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    // Long enough that the reviews cannot be ready with the shell.
+    props["reviewsDelayMs"] = json!(300);
+    let expected = e2e::run_node_script(
+        "example-stream-reference.mjs",
+        [
+            "--component",
+            "ProductStreamed",
+            "--props",
+            &props.to_string(),
+        ],
+    )
+    .unwrap();
+    let streamed = stream(
+        &server,
+        &json!({"component": "ProductStreamed", "props": props}),
+    );
+    assert_eq!(streamed.status, 200);
+    assert!(streamed.complete);
+    assert!(streamed.chunks.len() > 1, "the reviews come after the shell");
+    assert_eq!(
+        String::from_utf8_lossy(&streamed.body()),
+        String::from_utf8_lossy(&expected)
+    );
+}
+
+#[test]
 fn the_shell_arrives_before_the_slowest_boundary() {
     let server = stream_server(test_config(1));
     let props = json!({"sections": [{"id": "slow", "delay": 1500, "rows": 3}]});
