@@ -69,6 +69,17 @@ pub struct PoolConfig {
     /// nothing a render leaves in globals or module state reaches the next
     /// one. Much slower; see the README's "Isolation" section.
     pub fresh_context: bool,
+    /// Origins `fetch` may reach (`https://api.internal:8443`); empty turns
+    /// fetch off. Any other origin, also one reached by a redirect, is
+    /// refused.
+    pub fetch_allow: Vec<String>,
+    /// Requests one render may start with `fetch`.
+    pub fetch_max_requests: usize,
+    /// Response body bytes one render may receive over all its fetches.
+    pub fetch_max_response_bytes: usize,
+    /// How long one fetch may take, until its whole body is in.
+    #[serde(with = "millis")]
+    pub fetch_timeout: Duration,
 }
 
 impl Default for PoolConfig {
@@ -97,6 +108,10 @@ impl PoolConfig {
         recycle_heap_fraction: 0.8,
         max_output_bytes: 64 * 1024 * 1024,
         fresh_context: false,
+        fetch_allow: Vec::new(),
+        fetch_max_requests: 32,
+        fetch_max_response_bytes: 8 * 1024 * 1024,
+        fetch_timeout: Duration::from_secs(3),
     };
 
     /// The worker count with 0 resolved to the available parallelism.
@@ -145,6 +160,11 @@ impl PoolConfig {
         at_least("heap_limit_mb", self.heap_limit_mb, MIN_HEAP_LIMIT_MB)?;
         at_least("semi_space_mb", self.semi_space_mb, 1)?;
         at_least("max_output_bytes", self.max_output_bytes, 1)?;
+        at_least("fetch_max_requests", self.fetch_max_requests, 1)?;
+        at_least("fetch_timeout", self.fetch_timeout, ms(1))?;
+        for origin in &self.fetch_allow {
+            crate::fetch::parse_origin(origin)?;
+        }
         if !(0.1..=1.0).contains(&self.recycle_heap_fraction) {
             return Err(format!(
                 "recycle_heap_fraction must be between 0.1 and 1.0 (got {})",

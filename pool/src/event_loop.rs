@@ -15,6 +15,7 @@ use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 
 use crate::error::{RenderError, RenderOutcome, ReplaceReason};
+use crate::fetch::FetchResult;
 use crate::isolate::RenderIsolate;
 use crate::render::{self, Called, Render, Reply};
 use crate::run::{Budget, Outcome, Settle};
@@ -34,12 +35,15 @@ enum Wake {
     Room(RenderId),
     /// The caller went away.
     CallerGone(RenderId),
+    /// A fetch of the render settled.
+    Fetched(RenderId, u32, FetchResult),
 }
 
 /// Where a render comes from: a caller's job, or a warm-up sample.
 pub(crate) struct Start {
     pub component: String,
     pub props: String,
+    pub headers: Vec<(String, String)>,
     pub timeout: Duration,
     pub queued: Duration,
     pub reply: Reply,
@@ -180,11 +184,16 @@ impl<'a> EventLoop<'a> {
             .components_in_flight
             .insert(id, start.component.clone());
         let max_output = self.isolate.limits.max_output_bytes;
-        let (component, props) = (start.component, start.props);
+        let (component, props, headers) = (start.component, start.props, start.headers);
         let called = self.run(Settle::Microtasks, |scope, handles| {
-            Some(render::call_component(
-                scope, handles, id, &component, &props, max_output,
-            ))
+            let call = render::Call {
+                id,
+                component: &component,
+                props_json: &props,
+                headers: &headers,
+                max_output,
+            };
+            Some(render::call_component(scope, handles, call))
         });
         let late = Instant::now() > now + start.timeout;
         match called {
@@ -232,6 +241,7 @@ impl<'a> EventLoop<'a> {
     /// Handles what renders reported during the last runs, resuming stream
     /// pumps whose sinks drained, until nothing is left.
     fn take_outputs(&mut self) {
+        self.watch_fetches();
         loop {
             let outputs = std::mem::take(&mut runtime::state(&mut self.isolate.isolate).outputs);
             if outputs.is_empty() {
@@ -241,6 +251,38 @@ impl<'a> EventLoop<'a> {
                 self.on_output(id, output);
             }
         }
+    }
+
+    /// Waits on the fetches renders started during the last runs.
+    fn watch_fetches(&mut self) {
+        let started = std::mem::take(&mut runtime::state(&mut self.isolate.isolate).fetches.started);
+        for (id, fetch, settled) in started {
+            self.wake_on(id, async move {
+                let result = settled
+                    .await
+                    .unwrap_or_else(|_| Err("fetch failed: the service is stopping".to_owned()));
+                Wake::Fetched(id, fetch, result)
+            });
+        }
+    }
+
+    /// Hands a settled fetch to its render (unless it was aborted since).
+    fn on_fetched(&mut self, id: RenderId, fetch: u32, mut result: FetchResult) {
+        let fetches = &mut runtime::state(&mut self.isolate.isolate).fetches;
+        if fetches.settled(fetch).is_none() || !self.renders.contains_key(&id) {
+            return;
+        }
+        // The body waits in the table until the prelude copies it.
+        let mut body_len = 0;
+        if let Ok(response) = &mut result {
+            body_len = response.body.len();
+            fetches.keep_body(fetch, std::mem::take(&mut response.body));
+        }
+        self.run(Settle::Microtasks, |scope, handles| {
+            render::fetch_settled(scope, handles, id, fetch, &result, body_len)
+        });
+        runtime::state(&mut self.isolate.isolate).fetches.take_body(fetch);
+        self.take_outputs();
     }
 
     fn on_output(&mut self, id: RenderId, output: Output) {
@@ -437,6 +479,7 @@ impl<'a> EventLoop<'a> {
             .values()
             .filter(|r| {
                 !state.timers.owns(r.id)
+                    && !state.fetches.owns(r.id)
                     && !state.paused.contains(&r.id)
                     && r.sink.as_ref().is_none_or(|s| s.backlog() == 0)
                     && !r.ended
@@ -547,6 +590,7 @@ impl<'a> EventLoop<'a> {
         self.drop_aborted_wakers();
         let state = runtime::state(&mut self.isolate.isolate);
         let timers = state.timers.drop_owner(id);
+        let fetches = state.fetches.drop_owner(id);
         state.forget(id);
         if self.counted {
             // Warm-up renders are not requests.
@@ -554,12 +598,9 @@ impl<'a> EventLoop<'a> {
                 .observer
                 .render_finished(self.worker, outcome, render.started.elapsed());
         }
-        if self.isolate.poisoned.is_none() {
-            self.run(Settle::Nothing, |scope, handles| {
-                render::forget(scope, handles, id, &timers)
-            });
-            self.isolate.check_intrinsics(&render.component);
-        }
+        self.isolate.end_render(&render.component, |scope, handles| {
+            render::forget(scope, handles, id, &timers, &fetches)
+        });
         self.decide_replacement(false);
         Some(render)
     }
@@ -654,6 +695,7 @@ impl<'a> EventLoop<'a> {
         match wake {
             Wake::Room(id) => self.on_room(id),
             Wake::CallerGone(id) => self.on_caller_gone(id),
+            Wake::Fetched(id, fetch, result) => self.on_fetched(id, fetch, result),
             Wake::Due | Wake::Job(_) | Wake::Closed => {}
         }
     }

@@ -231,15 +231,26 @@ impl RenderIsolate {
         Ok(())
     }
 
-    /// Checks that the shared intrinsics are still those captured after
-    /// load (one bounded run, which calls no bundle code); poisons the
-    /// isolate when they are not.
-    pub fn check_intrinsics(&mut self, component: &str) {
-        if self.limits.fresh_context || self.poisoned.is_some() {
+    /// Ends a render in the isolate in one bounded run: `forget` drops what
+    /// the prelude holds for it, then the shared intrinsics are checked
+    /// against those captured after load (that check calls no bundle code).
+    /// Poisons the isolate when they changed.
+    pub fn end_render(
+        &mut self,
+        component: &str,
+        forget: impl FnOnce(&mut v8::PinScope, &ContextHandles) -> Option<()>,
+    ) {
+        if self.poisoned.is_some() {
             return;
         }
+        // A fresh context per render is dropped whole; nothing is shared.
+        let check = !self.limits.fresh_context;
         let budget = Budget::cpu(Instant::now() + self.limits.grace);
         let intact = self.run(budget, Settle::Nothing, |scope, handles| {
+            forget(scope, handles)?;
+            if !check {
+                return Some(true);
+            }
             crate::render::call_entry(scope, &handles.intact, &[]).map(|v| v.is_true())
         });
         match intact {

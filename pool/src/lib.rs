@@ -12,6 +12,7 @@ mod config;
 mod error;
 mod event_loop;
 mod exception;
+mod fetch;
 mod isolate;
 mod job;
 mod limits;
@@ -23,6 +24,7 @@ mod runtime;
 mod script;
 mod sink;
 mod timers;
+mod web_host;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -36,7 +38,7 @@ use tokio::sync::{oneshot, watch};
 pub use config::PoolConfig;
 pub use error::{ErrorKind, JsError, RenderError, RenderOutcome, ReplaceReason, StartError};
 pub use isolate::LoadReport;
-pub use observe::{CodeCacheStore, NoopObserver, PoolObserver};
+pub use observe::{CodeCacheStore, FetchOutcome, NoopObserver, PoolObserver};
 pub use script::CacheOutcome;
 pub use sink::{RenderBody, RenderStream};
 pub use worker::PoolStatus;
@@ -55,6 +57,10 @@ pub struct RenderRequest {
     pub props: String,
     /// A per-request deadline (clamped to the pool's maximum).
     pub timeout: Option<Duration>,
+    /// Headers of the original request the render sees as
+    /// `context.headers` (lower-case names): only those the operator
+    /// passes through.
+    pub headers: Vec<(String, String)>,
 }
 
 impl RenderRequest {
@@ -63,6 +69,7 @@ impl RenderRequest {
             component: component.into(),
             props: props.into(),
             timeout: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -171,11 +178,15 @@ impl PoolBuilder {
         let workers = self.config.worker_count();
         let (jobs_tx, jobs_rx) = async_channel::bounded(self.config.queue_capacity);
         let (status_tx, status_rx) = watch::channel(PoolStatus::default());
+        let fetcher = fetch::Fetcher::new(&self.config, Arc::clone(&self.observer))
+            .map_err(StartError::Config)?
+            .map(Arc::new);
         let shared = Arc::new(Shared {
             bundle: self.bundle,
             config: self.config,
             samples: self.samples,
             observer: self.observer,
+            fetcher,
             code_cache: self.code_cache,
             v8_tag: platform::cached_data_version_tag(),
             cache_produced: AtomicBool::new(false),

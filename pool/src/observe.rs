@@ -25,6 +25,47 @@ pub trait PoolObserver: Send + Sync + 'static {
     fn isolate_memory(&self, _worker: usize, _bytes: usize) {}
     /// A worker became ready (warm) or stopped being ready.
     fn worker_ready(&self, _worker: usize, _ready: bool) {}
+    /// A render's `fetch` ended: to `origin` (None: an origin that is not
+    /// allowed), with `bytes` of body, after `latency`. Called from the
+    /// fetch runtime's thread too.
+    fn fetch_finished(
+        &self,
+        _origin: Option<&str>,
+        _outcome: FetchOutcome,
+        _bytes: usize,
+        _latency: Duration,
+    ) {
+    }
+}
+
+/// How a render's `fetch` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// A response with its whole body (any status).
+    Ok,
+    /// The origin, or a redirect's, is not allowed.
+    Refused,
+    /// A network or protocol failure.
+    Failed,
+    /// Past the per-request timeout.
+    TimedOut,
+    /// Past the render's response byte limit.
+    TooLarge,
+    /// Aborted by its signal, or because its render ended.
+    Aborted,
+}
+
+impl FetchOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FetchOutcome::Ok => "ok",
+            FetchOutcome::Refused => "refused",
+            FetchOutcome::Failed => "failed",
+            FetchOutcome::TimedOut => "timed_out",
+            FetchOutcome::TooLarge => "too_large",
+            FetchOutcome::Aborted => "aborted",
+        }
+    }
 }
 
 /// An observer that ignores everything.

@@ -72,17 +72,31 @@ fn number<'s>(scope: &mut v8::PinScope<'s, '_>, n: u64) -> v8::Local<'s, v8::Val
     v8::Number::new(scope, n as f64).into()
 }
 
+/// One call of a component.
+pub(crate) struct Call<'a> {
+    pub id: RenderId,
+    pub component: &'a str,
+    pub props_json: &'a str,
+    /// What the render sees as `context.headers`.
+    pub headers: &'a [(String, String)],
+    pub max_output: usize,
+}
+
 /// Looks the component up, parses the props with V8's JSON parser and calls
 /// the render function with `(props, context)`; hands anything that is not a
 /// string to the driver.
 pub(crate) fn call_component(
     scope: &mut v8::PinScope,
     handles: &ContextHandles,
-    id: RenderId,
-    component: &str,
-    props_json: &str,
-    max_output: usize,
+    call: Call,
 ) -> Result<Called, RenderError> {
+    let Call {
+        id,
+        component,
+        props_json,
+        headers,
+        max_output,
+    } = call;
     let Some(entry) = runtime::state(scope).component(component) else {
         return Err(RenderError::UnknownComponent(component.to_owned()));
     };
@@ -99,7 +113,12 @@ pub(crate) fn call_component(
     };
     let render_id = number(tc, id);
     let name = v8::String::new(tc, component).unwrap().into();
-    let context = call_entry(tc, &handles.entries.make_context, &[render_id, name]);
+    let headers = string_record(tc, headers);
+    let context = call_entry(
+        tc,
+        &handles.entries.make_context,
+        &[render_id, name, headers],
+    );
     let js_failure = |tc: &mut v8::PinScope, exception| {
         RenderError::Js(caught(tc, exception, "render failed without an exception"))
     };
@@ -149,21 +168,91 @@ pub(crate) fn demand(
 }
 
 /// Forgets a finished render in the prelude: its timers' callbacks, its
-/// controller, reader and demand.
+/// controller, reader and demand, its fetches.
 pub(crate) fn forget(
     scope: &mut v8::PinScope,
     handles: &ContextHandles,
     id: RenderId,
     timers: &[u32],
+    fetches: &[u32],
 ) -> Option<()> {
-    let ids: Vec<v8::Local<v8::Value>> = timers
+    let timers = id_array(scope, timers);
+    call_entry(scope, &handles.entries.drop_timers, &[timers])?;
+    let id = number(scope, id);
+    let fetches = id_array(scope, fetches);
+    call_entry(scope, &handles.entries.forget, &[id, fetches]).map(|_| ())
+}
+
+fn id_array<'s>(scope: &mut v8::PinScope<'s, '_>, ids: &[u32]) -> v8::Local<'s, v8::Value> {
+    let ids: Vec<v8::Local<v8::Value>> = ids
         .iter()
         .map(|t| v8::Integer::new_from_unsigned(scope, *t).into())
         .collect();
-    let ids = v8::Array::new_with_elements(scope, &ids).into();
-    call_entry(scope, &handles.entries.drop_timers, &[ids])?;
-    let id = number(scope, id);
-    call_entry(scope, &handles.entries.forget, &[id]).map(|_| ())
+    v8::Array::new_with_elements(scope, &ids).into()
+}
+
+/// `{name: value, ...}` of `pairs`.
+fn string_record<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    pairs: &[(String, String)],
+) -> v8::Local<'s, v8::Value> {
+    let record = v8::Object::new(scope);
+    for (name, value) in pairs {
+        if let (Some(name), Some(value)) = (v8::String::new(scope, name), v8::String::new(scope, value)) {
+            record.set(scope, name.into(), value.into());
+        }
+    }
+    record.into()
+}
+
+/// Settles a fetch of render `id` in the prelude: the response's head with
+/// the length of its body (which waits in the fetch table until the prelude
+/// copies it), or the failure's message.
+pub(crate) fn fetch_settled(
+    scope: &mut v8::PinScope,
+    handles: &ContextHandles,
+    id: RenderId,
+    fetch: u32,
+    result: &Result<crate::fetch::FetchResponse, String>,
+    body_len: usize,
+) -> Option<()> {
+    runtime::enter_render(scope, id);
+    let fetch_id = v8::Integer::new_from_unsigned(scope, fetch).into();
+    let undefined = v8::undefined(scope).into();
+    let args = match result {
+        Ok(response) => [fetch_id, response_head(scope, response, body_len)?, undefined],
+        Err(message) => [fetch_id, undefined, v8::String::new(scope, message)?.into()],
+    };
+    call_entry(scope, &handles.entries.fetch_settled, &args).map(|_| ())
+}
+
+/// `{status, statusText, url, redirected, headers: [[name, value]...],
+/// bodyLength}`.
+fn response_head<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    response: &crate::fetch::FetchResponse,
+    body_len: usize,
+) -> Option<v8::Local<'s, v8::Value>> {
+    let mut pairs = Vec::with_capacity(response.headers.len());
+    for (name, value) in &response.headers {
+        let name = v8::String::new(scope, name)?.into();
+        let value = v8::String::new(scope, value)?.into();
+        pairs.push(v8::Array::new_with_elements(scope, &[name, value]).into());
+    }
+    let fields: [(&str, v8::Local<v8::Value>); 6] = [
+        ("status", v8::Integer::new(scope, response.status.into()).into()),
+        ("statusText", v8::String::new(scope, &response.status_text)?.into()),
+        ("url", v8::String::new(scope, &response.url)?.into()),
+        ("redirected", v8::Boolean::new(scope, response.redirected).into()),
+        ("headers", v8::Array::new_with_elements(scope, &pairs).into()),
+        ("bodyLength", number(scope, body_len as u64)),
+    ];
+    let head = v8::Object::new(scope);
+    for (name, value) in fields {
+        let key = v8::String::new(scope, name)?;
+        head.set(scope, key.into(), value);
+    }
+    Some(head.into())
 }
 
 pub(crate) fn fire_timer(

@@ -304,8 +304,10 @@
     }
     return controller.signal;
   };
-  const makeContext = (id, component) => {
-    const context = { component };
+  // `headers`: the request headers the operator passes through to renders
+  // (`--fetch-forward-headers`), by lower-case name.
+  const makeContext = (id, component, headers) => {
+    const context = { component, headers: Object.freeze(headers ?? {}) };
     Object.defineProperty(context, "signal", {
       get: () => signalFor(id),
       enumerable: true,
@@ -360,11 +362,48 @@
       demand(id);
     }
   };
-  // The render is over: forget its controller, reader and demand.
-  const forget = (id) => {
+  // The render is over: forget its controller, reader and demand, and its
+  // fetches (`fetchIds`; the host aborted those still open).
+  const forget = (id, fetchIds) => {
     controllers.delete(id);
     readers.delete(id);
     demands.delete(id);
+    for (let i = 0; i < fetchIds.length; i++) fetches.delete(fetchIds[i]);
+  };
+  // fetch's host side (web.js builds Request, Response and fetch on it):
+  // the host sends the request and settles it through `fetchSettled`; the
+  // body is copied into an array made here, so it counts against the
+  // render's memory like any other buffer.
+  const fetches = new Map();
+  const webHost = Object.freeze({
+    urlParse: natives.urlParse,
+    urlSet: natives.urlSet,
+    fetch(request) {
+      const { method, url, headers, body, redirect } = request;
+      const id = natives.fetchStart(method, url, headers, body, redirect);
+      const promise = new Promise((resolve, reject) => fetches.set(id, { resolve, reject }));
+      const abort = () => {
+        if (fetches.delete(id)) natives.fetchAbort(id);
+      };
+      return { promise, abort };
+    },
+  });
+  // `response` is undefined when the fetch failed (`message` says why).
+  const fetchSettled = (id, response, message) => {
+    const pending = fetches.get(id);
+    if (pending === undefined) return;
+    fetches.delete(id);
+    if (response === undefined) {
+      pending.reject(new TypeError(message));
+      return;
+    }
+    try {
+      const body = new Uint8Array(response.bodyLength);
+      natives.fetchBody(id, body);
+      pending.resolve({ ...response, body });
+    } catch (error) {
+      pending.reject(error);
+    }
   };
   class DOMExceptionLike extends Error {
     constructor(message) {
@@ -372,5 +411,16 @@
       this.name = "AbortError";
     }
   }
-  return { captureIntrinsics, fireTimer, dropTimers, makeContext, settle, demand, abort, forget };
+  return {
+    captureIntrinsics,
+    fireTimer,
+    dropTimers,
+    makeContext,
+    settle,
+    demand,
+    abort,
+    forget,
+    webHost,
+    fetchSettled,
+  };
 })

@@ -1,12 +1,15 @@
 //! Natives behind the JS runtime surface (`runtime.js`): console, timers,
-//! microtasks, performance.now, UTF-8 coding, and component registration.
-//! Nothing here reaches the host's file system or network.
+//! microtasks, performance.now, UTF-8 coding, and component registration
+//! (URLs and fetch are in `web_host.rs`). Nothing here reaches the host's
+//! file system; only fetch reaches the network, to allowed origins.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{JsError, RenderError};
 use crate::exception::js_error;
+use crate::fetch::{FetchTable, Fetcher};
 use crate::timers::{Timers, MAX_PENDING_TIMERS};
 use crate::RenderId;
 
@@ -56,6 +59,9 @@ pub(crate) struct RuntimeState {
     pub paused: HashSet<RenderId>,
     /// Largest HTML (or streamed output) a render may produce.
     pub max_output_bytes: usize,
+    /// Sends the renders' fetches; None when fetch is off.
+    pub fetcher: Option<Arc<Fetcher>>,
+    pub fetches: FetchTable,
 }
 
 impl RuntimeState {
@@ -70,6 +76,8 @@ impl RuntimeState {
             backlog: HashMap::new(),
             paused: HashSet::new(),
             max_output_bytes,
+            fetcher: None,
+            fetches: FetchTable::default(),
         }
     }
 
@@ -126,7 +134,7 @@ pub(crate) fn state(isolate: &mut v8::Isolate) -> &mut RuntimeState {
         .expect("RuntimeState is set on every worker isolate")
 }
 
-fn throw_type_error(scope: &mut v8::PinScope, message: &str) {
+pub(crate) fn throw_type_error(scope: &mut v8::PinScope, message: &str) {
     let message = v8::String::new(scope, message).unwrap();
     let error = v8::Exception::type_error(scope, message);
     scope.throw_exception(error);
@@ -372,6 +380,7 @@ pub(crate) struct RuntimeEntries {
     pub demand: v8::Global<v8::Function>,
     pub abort: v8::Global<v8::Function>,
     pub forget: v8::Global<v8::Function>,
+    pub fetch_settled: v8::Global<v8::Function>,
 }
 
 /// Installs the runtime into the current context: builds the natives object
@@ -399,6 +408,7 @@ pub(crate) fn install(scope: &mut v8::PinScope) -> Option<RuntimeEntries> {
     native!("failed", failed);
     native!("chunk", chunk);
     native!("end", end);
+    crate::web_host::add_natives(scope, natives)?;
     let origin_key = v8::String::new(scope, "timeOrigin")?;
     let origin = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -411,26 +421,44 @@ pub(crate) fn install(scope: &mut v8::PinScope) -> Option<RuntimeEntries> {
     let prelude = v8::Local::<v8::Function>::try_from(prelude).ok()?;
     let recv = v8::undefined(scope).into();
     let entries = prelude.call(scope, recv, &[natives.into()])?;
-    // After the prelude: the Web APIs use its timers and microtasks.
-    let web = v8::String::new(scope, WEB)?;
-    v8::Script::compile(scope, web, None)?.run(scope)?;
     let entries = v8::Local::<v8::Object>::try_from(entries).ok()?;
-    let function = |scope: &mut v8::PinScope, name: &str| {
-        let key = v8::String::new(scope, name)?;
-        let value = entries.get(scope, key.into())?;
-        let function = v8::Local::<v8::Function>::try_from(value).ok()?;
-        Some(v8::Global::new(scope, function))
-    };
+    // After the prelude: the Web APIs use its timers and microtasks, and
+    // are installed with the host object it made (URLs, fetch).
+    let web = v8::String::new(scope, WEB)?;
+    let install_web = v8::Script::compile(scope, web, None)?.run(scope)?;
+    let install_web = v8::Local::<v8::Function>::try_from(install_web).ok()?;
+    let host = property(scope, entries, "webHost")?;
+    install_web.call(scope, recv, &[host])?;
     Some(RuntimeEntries {
-        capture_intrinsics: function(scope, "captureIntrinsics")?,
-        fire_timer: function(scope, "fireTimer")?,
-        drop_timers: function(scope, "dropTimers")?,
-        make_context: function(scope, "makeContext")?,
-        settle: function(scope, "settle")?,
-        demand: function(scope, "demand")?,
-        abort: function(scope, "abort")?,
-        forget: function(scope, "forget")?,
+        capture_intrinsics: entry(scope, entries, "captureIntrinsics")?,
+        fire_timer: entry(scope, entries, "fireTimer")?,
+        drop_timers: entry(scope, entries, "dropTimers")?,
+        make_context: entry(scope, entries, "makeContext")?,
+        settle: entry(scope, entries, "settle")?,
+        demand: entry(scope, entries, "demand")?,
+        abort: entry(scope, entries, "abort")?,
+        forget: entry(scope, entries, "forget")?,
+        fetch_settled: entry(scope, entries, "fetchSettled")?,
     })
+}
+
+fn entry<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    entries: v8::Local<'s, v8::Object>,
+    name: &str,
+) -> Option<v8::Global<v8::Function>> {
+    let value = property(scope, entries, name)?;
+    let function = v8::Local::<v8::Function>::try_from(value).ok()?;
+    Some(v8::Global::new(scope, function))
+}
+
+fn property<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    object: v8::Local<'s, v8::Object>,
+    name: &str,
+) -> Option<v8::Local<'s, v8::Value>> {
+    let key = v8::String::new(scope, name)?;
+    object.get(scope, key.into())
 }
 
 /// Captures the shared intrinsics as the bundle left them after load, and

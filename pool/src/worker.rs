@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     pub config: PoolConfig,
     pub samples: Vec<Sample>,
     pub observer: Arc<dyn PoolObserver>,
+    /// Sends the renders' `fetch` requests; None when fetch is off.
+    pub fetcher: Option<Arc<crate::fetch::Fetcher>>,
     pub code_cache: Option<Arc<dyn CodeCacheStore>>,
     pub v8_tag: u32,
     /// Set once a worker has produced the code cache for this bundle.
@@ -205,6 +207,7 @@ fn accept(id: usize, shared: &Shared, event_loop: &mut EventLoop, job: Job) {
     event_loop.start(Start {
         component: job.request.component,
         props: job.request.props,
+        headers: job.request.headers,
         timeout: config.deadline_for(job.request.timeout),
         queued,
         reply: job.reply,
@@ -253,8 +256,9 @@ fn load(
         .code_cache
         .as_ref()
         .and_then(|store| store.load(&shared.bundle.hash(), shared.v8_tag));
-    let (isolate, report) =
+    let (mut isolate, report) =
         RenderIsolate::new(name, &shared.bundle, &shared.config, cached.as_deref())?;
+    crate::runtime::state(&mut isolate.isolate).fetcher = shared.fetcher.clone();
     shared
         .observer
         .bundle_compiled(id, report.cache, report.compile);
@@ -366,6 +370,7 @@ fn warm_up(
         event_loop.start(Start {
             component: sample.component.clone(),
             props: sample.props.clone(),
+            headers: Vec::new(),
             timeout: shared.config.render_timeout,
             queued: Duration::ZERO,
             reply,

@@ -154,11 +154,26 @@ impl RenderRequestBody {
             }
         };
         Ok(RenderRequest {
-            component: self.component,
-            props,
             timeout: self.timeout_ms.map(Duration::from_millis),
+            ..RenderRequest::new(self.component, props)
         })
     }
+}
+
+/// The request's headers of `names` (the operator's pass-through list),
+/// each with its values joined as the Fetch Standard combines them.
+fn forwarded_headers(req: &HttpRequest, names: &[String]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let values: Vec<&str> = req
+                .headers()
+                .get_all(name.as_str())
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            (!values.is_empty()).then(|| (name.clone(), values.join(", ")))
+        })
+        .collect()
 }
 
 fn wants_json(req: &HttpRequest) -> bool {
@@ -176,7 +191,8 @@ async fn render(
     let body = read_body(&req, payload, &state.http).await?;
     let body: RenderRequestBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid render request: {e}")))?;
-    let request = body.into_request()?;
+    let mut request = body.into_request()?;
+    request.headers = forwarded_headers(&req, &state.http.forward_headers);
     let started = Instant::now();
     let debug = state.http.debug_errors;
     let failed = |e: pool::RenderError| {
@@ -266,7 +282,8 @@ async fn batch(
         };
         return actix_web::ResponseError::error_response(&error);
     }
-    let response = hypernova::render_batch(&state.pool, jobs, state.http.debug_errors).await;
+    let headers = forwarded_headers(&req, &state.http.forward_headers);
+    let response = hypernova::render_batch(&state.pool, jobs, &headers, state.http.debug_errors).await;
     HttpResponse::Ok()
         .content_type(hypernova::CONTENT_TYPE)
         .json(response)

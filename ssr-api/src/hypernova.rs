@@ -141,6 +141,7 @@ pub fn fair_share(pool: &RenderPool) -> usize {
 pub async fn render_batch(
     pool: &RenderPool,
     jobs: Vec<(String, Box<RawValue>)>,
+    headers: &[(String, String)],
     debug: bool,
 ) -> BatchResponse {
     let renders = jobs.into_iter().map(|(token, raw)| async move {
@@ -153,9 +154,11 @@ pub async fn render_batch(
         let props = fields
             .data
             .map_or_else(|| "null".to_owned(), |d| d.get().to_owned());
-        let result = pool
-            .render(RenderRequest::new(component.clone(), props))
-            .await;
+        let request = RenderRequest {
+            headers: headers.to_vec(),
+            ..RenderRequest::new(component.clone(), props)
+        };
+        let result = pool.render(request).await;
         let duration = started.elapsed().as_secs_f64() * 1e3;
         let name = fields.name;
         let job = match result {

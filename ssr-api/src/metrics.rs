@@ -9,7 +9,7 @@ use prometheus::{
     TextEncoder,
 };
 
-use pool::{CacheOutcome, PoolObserver, RenderOutcome, ReplaceReason};
+use pool::{CacheOutcome, FetchOutcome, PoolObserver, RenderOutcome, ReplaceReason};
 
 use crate::errors::Code;
 
@@ -31,6 +31,9 @@ pub struct Metrics {
     isolate_restarts: IntCounterVec,
     heap_used: IntGaugeVec,
     isolate_memory: IntGaugeVec,
+    fetches: IntCounterVec,
+    fetch_bytes: IntCounterVec,
+    fetch_duration: HistogramVec,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -135,6 +138,34 @@ impl Metrics {
                 )
                 .unwrap(),
             ),
+            fetches: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "fetches_total",
+                        "Renders' fetches by origin (\"refused\" for origins not allowed) and outcome",
+                    ),
+                    &["origin", "outcome"],
+                )
+                .unwrap(),
+            ),
+            fetch_bytes: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("fetch_response_bytes_total", "Response body bytes fetched, by origin"),
+                    &["origin"],
+                )
+                .unwrap(),
+            ),
+            fetch_duration: register(
+                r,
+                HistogramVec::new(
+                    HistogramOpts::new("fetch_seconds", "Time of a fetch to the end of its body")
+                        .buckets(LATENCY_BUCKETS.to_vec()),
+                    &["origin"],
+                )
+                .unwrap(),
+            ),
             registry,
         }
     }
@@ -214,6 +245,30 @@ impl PoolObserver for Metrics {
         self.isolate_memory
             .with_label_values(&[&worker.to_string()])
             .set(bytes as i64);
+    }
+
+    fn fetch_finished(
+        &self,
+        origin: Option<&str>,
+        outcome: FetchOutcome,
+        bytes: usize,
+        latency: Duration,
+    ) {
+        // Only allowed origins become labels: a bundle cannot grow the
+        // series without bound.
+        let origin = origin.unwrap_or("refused");
+        self.fetches
+            .with_label_values(&[origin, outcome.as_str()])
+            .inc();
+        if outcome == FetchOutcome::Refused {
+            return;
+        }
+        self.fetch_bytes
+            .with_label_values(&[origin])
+            .inc_by(bytes as u64);
+        self.fetch_duration
+            .with_label_values(&[origin])
+            .observe(latency.as_secs_f64());
     }
 
     fn worker_ready(&self, _worker: usize, ready: bool) {

@@ -80,6 +80,18 @@ pub struct PoolArgs {
     /// Give every render a fresh context (strict isolation, slower)
     #[arg(long, env = "SSR_POOL_FRESH_CONTEXT", value_parser = clap::builder::BoolishValueParser::new())]
     pub fresh_context: bool,
+    /// Origins a render's fetch may reach, comma-separated (https://api.internal:8443); none turns fetch off
+    #[arg(long, env = "SSR_POOL_FETCH_ALLOW", value_delimiter = ',', value_name = "ORIGINS")]
+    pub fetch_allow: Vec<String>,
+    /// Requests one render may start with fetch
+    #[arg(long, env = "SSR_POOL_FETCH_MAX_REQUESTS", default_value_t = D.fetch_max_requests)]
+    pub fetch_max_requests: usize,
+    /// Response body bytes one render may receive over all its fetches
+    #[arg(long, env = "SSR_POOL_FETCH_MAX_RESPONSE_BYTES", default_value_t = D.fetch_max_response_bytes)]
+    pub fetch_max_response_bytes: usize,
+    /// How long one fetch may take, to the end of its body, in milliseconds
+    #[arg(long, env = "SSR_POOL_FETCH_TIMEOUT_MS", default_value_t = millis(D.fetch_timeout))]
+    pub fetch_timeout_ms: u64,
     /// V8 flags, space-separated (part of the code-cache key)
     #[arg(long, env = "SSR_POOL_V8_FLAGS", allow_hyphen_values = true, default_value = pool::platform::DEFAULT_V8_FLAGS)]
     pub v8_flags: String,
@@ -109,6 +121,9 @@ pub struct HttpArgs {
     /// HTTP worker threads (the renders run on the pool's threads)
     #[arg(long, env = "SSR_POOL_HTTP_WORKERS", default_value_t = 1)]
     pub http_workers: usize,
+    /// Request headers a render sees as context.headers, comma-separated (x-trace-id,cookie); none by default
+    #[arg(long, env = "SSR_POOL_FETCH_FORWARD_HEADERS", value_delimiter = ',', value_name = "NAMES")]
+    pub fetch_forward_headers: Vec<String>,
 }
 
 const fn millis(d: Duration) -> u64 {
@@ -140,6 +155,8 @@ pub struct HttpConfig {
     pub debug_errors: bool,
     pub shutdown_timeout: Duration,
     pub http_workers: usize,
+    /// Lower-case names of the request headers renders see.
+    pub forward_headers: Vec<String>,
 }
 
 impl HttpConfig {
@@ -178,6 +195,10 @@ impl PoolArgs {
             max_renders_per_isolate: self.max_renders_per_isolate,
             max_output_bytes: self.max_output_bytes,
             fresh_context: self.fresh_context,
+            fetch_allow: self.fetch_allow.clone(),
+            fetch_max_requests: self.fetch_max_requests,
+            fetch_max_response_bytes: self.fetch_max_response_bytes,
+            fetch_timeout: ms(self.fetch_timeout_ms),
             ..D
         }
     }
@@ -215,6 +236,12 @@ impl PoolArgs {
                 debug_errors: http.debug_errors,
                 shutdown_timeout: Duration::from_secs(http.shutdown_timeout_secs),
                 http_workers: http.http_workers,
+                forward_headers: http
+                    .fetch_forward_headers
+                    .iter()
+                    .map(|name| name.trim().to_ascii_lowercase())
+                    .filter(|name| !name.is_empty())
+                    .collect(),
             },
         }
     }
@@ -281,6 +308,12 @@ pub fn apply_file(mut command: Command, path: &Path) -> Result<Command, String> 
                 toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
                     value.to_string()
                 }
+                // A list setting: its items as the flag takes them.
+                toml::Value::Array(items) if items.iter().all(toml::Value::is_str) => items
+                    .iter()
+                    .filter_map(toml::Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
                 other => {
                     return Err(format!(
                         "config {}: {section}.{key} = {other} is not a value",

@@ -29,6 +29,8 @@ pub struct ServerSetup {
     pub wait_ready: bool,
     pub body_timeout: Duration,
     pub max_batch_jobs: usize,
+    /// Request headers renders see as `context.headers`.
+    pub forward_headers: Vec<String>,
 }
 
 impl Default for ServerSetup {
@@ -40,6 +42,7 @@ impl Default for ServerSetup {
             wait_ready: true,
             body_timeout: Duration::from_secs(30),
             max_batch_jobs: 256,
+            forward_headers: Vec::new(),
         }
     }
 }
@@ -61,6 +64,7 @@ impl ServerSetup {
                 debug_errors: self.debug_errors,
                 shutdown_timeout: Duration::from_secs(5),
                 http_workers: 2,
+                forward_headers: self.forward_headers.clone(),
             },
         }
     }
