@@ -57,6 +57,7 @@ import {
 } from "web-streams-polyfill";
 import { AbortController, AbortSignal, Event, EventTarget } from "./src/events.mjs";
 import { Headers } from "./src/headers.mjs";
+import { URL, URLSearchParams, useUrlHost } from "./src/url.mjs";
 import { define } from "./src/define.mjs";
 
 const globals = {
@@ -79,9 +80,12 @@ const globals = {
   TransformStreamDefaultController,
   ByteLengthQueuingStrategy,
   CountQueuingStrategy,
+  URL,
+  URLSearchParams,
 };
 
 export default function install(host) {
+  useUrlHost(host);
   for (const [name, value] of Object.entries(globals)) {
     // The bundler renames a class whose name a package also reads as a
     // global (web-streams-polyfill's `typeof AbortController`); the
