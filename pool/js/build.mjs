@@ -23,7 +23,7 @@ const VENDORED = [
     provides: "ReadableStream (with byte streams and BYOB readers), WritableStream, TransformStream, their readers, writers and controllers, ByteLengthQueuingStrategy, CountQueuingStrategy",
   },
 ];
-const OWN = "DOMException, Event, EventTarget, AbortController, AbortSignal, Headers, URL, URLSearchParams (pool/js/src/)";
+const OWN = "DOMException, Event, EventTarget, AbortController, AbortSignal, Headers, URL, URLSearchParams, Request, Response, fetch (pool/js/src/)";
 
 function vendored() {
   return VENDORED.map((entry) => {

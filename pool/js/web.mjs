@@ -58,6 +58,7 @@ import {
 import { AbortController, AbortSignal, Event, EventTarget } from "./src/events.mjs";
 import { Headers } from "./src/headers.mjs";
 import { URL, URLSearchParams, useUrlHost } from "./src/url.mjs";
+import { Request, Response, fetch, useFetchHost } from "./src/fetch.mjs";
 import { define } from "./src/define.mjs";
 
 const globals = {
@@ -82,10 +83,14 @@ const globals = {
   CountQueuingStrategy,
   URL,
   URLSearchParams,
+  Request,
+  Response,
+  fetch,
 };
 
 export default function install(host) {
   useUrlHost(host);
+  useFetchHost(host);
   for (const [name, value] of Object.entries(globals)) {
     // The bundler renames a class whose name a package also reads as a
     // global (web-streams-polyfill's `typeof AbortController`); the

@@ -1,7 +1,7 @@
 // pool/src/web.js in a bare context: what it defines, and how it behaves
 // next to Node's own implementations of the same Web APIs (the hand-written
-// DOMException, AbortController, AbortSignal and Headers above all; URL has
-// a test file of its own).
+// DOMException, AbortController, AbortSignal and Headers above all; URL and
+// fetch have test files of their own).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -16,7 +16,7 @@ const GLOBALS = [
   "WritableStream", "WritableStreamDefaultWriter", "WritableStreamDefaultController",
   "TransformStream", "TransformStreamDefaultController",
   "ByteLengthQueuingStrategy", "CountQueuingStrategy",
-  "URL", "URLSearchParams",
+  "URL", "URLSearchParams", "Request", "Response", "fetch",
 ];
 
 test("web.js evaluates to a function that, called with a host in an empty context, defines each global like runtime.js does", () => {
