@@ -1,9 +1,11 @@
-// Size of pool/src/web.js and the time to evaluate it in a fresh V8
-// context, which every isolate and every fresh context pays before the
-// bundle. Medians of 20: in a new isolate (a worker thread: the source
-// compiled and evaluated in its first context, as a new pool isolate does
-// without a code cache), and in new contexts of one isolate, compiled each
-// time or evaluated from one compiled script (--fresh-context).
+// Size of pool/src/web.js and the time to evaluate it and install its
+// globals (its function called with a host: an empty one, as installing
+// calls no host function) in a fresh V8 context, which every isolate and
+// every fresh context pays before the bundle. Medians of 20: in a new
+// isolate (a worker thread: the source compiled and evaluated in its first
+// context, as a new pool isolate does without a code cache), and in new
+// contexts of one isolate, compiled each time or evaluated from one
+// compiled script (--fresh-context).
 //
 //   node pool/js/measure.mjs
 import { readFileSync } from "node:fs";
@@ -31,7 +33,7 @@ const WORKER = `
   const vm = require("node:vm");
   const context = vm.createContext(vm.constants?.DONT_CONTEXTIFY ?? {});
   const start = process.hrtime.bigint();
-  new vm.Script(workerData, { filename: "web.js" }).runInContext(context);
+  new vm.Script(workerData, { filename: "web.js" }).runInContext(context)({});
   parentPort.postMessage(Number(process.hrtime.bigint() - start) / 1e6);
 `;
 const newIsolate = [];
@@ -48,13 +50,13 @@ for (let i = 0; i < RUNS; i++) {
 const compileAndRun = [];
 for (let i = 0; i < RUNS; i++) {
   const context = newContext();
-  compileAndRun.push(time(() => new vm.Script(code, { filename: `web-${i}.js` }).runInContext(context)));
+  compileAndRun.push(time(() => new vm.Script(code, { filename: `web-${i}.js` }).runInContext(context)({})));
 }
 const script = new vm.Script(code, { filename: "web.js" });
 const runOnly = [];
 for (let i = 0; i < RUNS; i++) {
   const context = newContext();
-  runOnly.push(time(() => script.runInContext(context)));
+  runOnly.push(time(() => script.runInContext(context)({})));
 }
 
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;

@@ -13,9 +13,10 @@
 //   globalThis / self
 //   SsrPool.register(name, render)
 //
-// With the `web` option, pool/src/web.js (the streaming Web APIs: streams,
-// EventTarget, AbortController, Headers...) is evaluated in the context
-// first, as the service will.
+// With the `web` option, pool/src/web.js (the Web APIs: streams,
+// EventTarget, AbortController, Headers, URL, fetch...) is evaluated in the
+// context first and its function called with a host made of Node's URL and
+// fetch (webHost below), as the service does with its own host.
 //
 // `render(props, context)` is called with `props` parsed from JSON inside the
 // bundle's context (so it is a plain object of that realm) and
@@ -173,6 +174,71 @@ function createMessageChannelClass(timers) {
   };
 }
 
+const URL_COMPONENTS = ["href", "origin", "protocol", "username", "password", "host", "hostname", "port", "pathname", "search", "hash"];
+
+function urlRecord(url) {
+  return Object.fromEntries(URL_COMPONENTS.map((name) => [name, url[name]]));
+}
+
+// new URL, not URL.parse, which Node 20 has only from 20.18 on.
+function parseUrl(input, base) {
+  try {
+    return urlRecord(new URL(input, base));
+  } catch {
+    return null;
+  }
+}
+
+// The host pool/src/web.js takes (its contract is at the top of
+// pool/js/web.mjs), made of Node's URL and fetch. The bytes and errors it
+// hands over are made in the context's realm (`realm`), as the service's
+// are.
+function webHost(realm) {
+  return {
+    urlParse: parseUrl,
+    urlSet(href, name, value) {
+      if (name === "href") return parseUrl(value);
+      const url = new URL(href);
+      url[name] = value;
+      return urlRecord(url);
+    },
+    fetch(request) {
+      const controller = new AbortController();
+      const response = fetchWhole(request, controller.signal);
+      const promise = new Promise((resolve, reject) => {
+        response.then(
+          (record) => {
+            if (!controller.signal.aborted) resolve({ ...record, body: realm.bytes(record.body) });
+          },
+          (error) => {
+            if (!controller.signal.aborted) reject(realm.typeError(fetchFailure(error)));
+          },
+        );
+      });
+      return { promise, abort: () => controller.abort() };
+    },
+  };
+}
+
+async function fetchWhole({ method, url, headers, body, redirect }, signal) {
+  const init = { method, headers, redirect, signal, body: body === null ? null : new Uint8Array(body) };
+  const response = await fetch(url, init);
+  return {
+    status: response.status,
+    statusText: response.statusText,
+    url: response.url,
+    redirected: response.redirected,
+    headers: [...response.headers],
+    body: new Uint8Array(await response.arrayBuffer()),
+  };
+}
+
+// Node's "fetch failed" says why in its cause.
+function fetchFailure(error) {
+  const cause = error?.cause?.message;
+  return cause === undefined ? String(error?.message ?? error) : `${error.message}: ${cause}`;
+}
+
 const UNPRINTABLE = "[value that cannot be converted to a string]";
 
 // ToString(value) (throws for symbols and for objects whose conversion
@@ -216,9 +282,11 @@ export function describeError(value) {
  *               forwards to (default: a Node Console writing to stderr)
  *   onTimerError(error) - called when a timer callback throws (default:
  *               print to stderr)
- *   web       - also evaluate pool/src/web.js (the streaming Web APIs)
- *               after the contract globals, before `prepare` and the bundle
- *               (default false)
+ *   web       - true: also evaluate pool/src/web.js (the Web APIs) after
+ *               the contract globals, before `prepare` and the bundle, and
+ *               call its function with a host of Node's URL and fetch; an
+ *               object: the same, its functions replacing the host's of the
+ *               same names (default false)
  *   prepare(global) - called with the context's global object after the
  *               contract globals are installed and before the bundle runs
  *               (used by probe-globals.mjs to plant tracing getters)
@@ -266,6 +334,8 @@ export function loadBundle(code, options = {}) {
         define(name, value) {
           Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
         },
+        bytes: (view) => new Uint8Array(view),
+        typeError: (message) => new TypeError(message),
       };
     })()`,
     context,
@@ -287,7 +357,8 @@ export function loadBundle(code, options = {}) {
   for (const [name, value] of Object.entries(globals)) realm.define(name, value);
   vm.runInContext("globalThis.self = globalThis;", context);
   if (options.web) {
-    new vm.Script(readFileSync(WEB_JS, "utf8"), { filename: "web.js" }).runInContext(context);
+    const install = new vm.Script(readFileSync(WEB_JS, "utf8"), { filename: "web.js" }).runInContext(context);
+    install({ ...webHost(realm), ...(typeof options.web === "object" ? options.web : {}) });
   }
   if (options.prepare) options.prepare(vm.runInContext("globalThis", context));
 

@@ -14,3 +14,10 @@ export function enumerable(prototype, names) {
 export function toStringTag(prototype, tag) {
   Object.defineProperty(prototype, Symbol.toStringTag, { value: tag, writable: false, enumerable: false, configurable: true });
 }
+
+// Web IDL: an operation given fewer arguments than it requires throws.
+export function required(what, given, needed) {
+  if (given < needed) {
+    throw new TypeError(`${what}: ${needed} argument${needed === 1 ? "" : "s"} required, but only ${given} present`);
+  }
+}

@@ -1,5 +1,7 @@
 // Headers as the Fetch Standard defines it, with the "none" guard (no
-// forbidden names: nothing here sends a request): a header list that keeps
+// forbidden names: the host decides what it sends) or, for the headers of a
+// fetched response, Response.error() and Response.redirect(), the
+// "immutable" guard (append, delete and set throw): a header list that keeps
 // each name as first given and compares names case-insensitively; append,
 // delete, get, getSetCookie, has, set; iteration over the sorted, combined
 // list (lowercase names, values joined with ", ", Set-Cookie values one by
@@ -12,7 +14,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const INVALID_VALUE = /[\0\r\n]/;
 const isHttpWhitespace = (c) => c === 0x09 || c === 0x0a || c === 0x0d || c === 0x20;
 
-function byteString(value, what) {
+export function byteString(value, what) {
   const text = `${value}`;
   for (let i = 0; i < text.length; i++) {
     if (text.charCodeAt(i) > 0xff) {
@@ -42,10 +44,24 @@ function checkValue(value, what) {
 // and its brand check, for the iterator and the helpers outside the class.
 let pairsOf;
 let isHeaders;
+let guard;
+let copy;
+
+/** Gives headers the "immutable" guard; returns them. */
+export function immutable(headers) {
+  guard(headers);
+  return headers;
+}
+
+/** A new Headers with the same list and guard, as cloning a request or response gives. */
+export function cloneHeaders(headers) {
+  return copy(headers);
+}
 
 export class Headers {
   // [name as first given, lowercase name, value] in insertion order.
   #list = [];
+  #immutable = false;
 
   constructor(init = undefined) {
     if (init === undefined) return;
@@ -84,6 +100,7 @@ export class Headers {
     value = normalize(value);
     checkName(name, what);
     checkValue(value, what);
+    this.#checkMutable(what);
     const lower = name.toLowerCase();
     const first = this.#list.find((entry) => entry[1] === lower);
     this.#list.push([first === undefined ? name : first[0], lower, value]);
@@ -98,6 +115,7 @@ export class Headers {
     brand(this, "delete", arguments.length, 1);
     name = byteString(name, "Headers.delete");
     checkName(name, "Headers.delete");
+    this.#checkMutable("Headers.delete");
     const lower = name.toLowerCase();
     this.#list = this.#list.filter((entry) => entry[1] !== lower);
   }
@@ -138,6 +156,7 @@ export class Headers {
     value = normalize(byteString(value, "Headers.set"));
     checkName(name, "Headers.set");
     checkValue(value, "Headers.set");
+    this.#checkMutable("Headers.set");
     const lower = name.toLowerCase();
     const index = this.#list.findIndex((entry) => entry[1] === lower);
     if (index === -1) {
@@ -163,7 +182,20 @@ export class Headers {
     return pairs;
   }
 
+  #checkMutable(what) {
+    if (this.#immutable) throw new TypeError(`${what}: the headers are immutable`);
+  }
+
   static {
+    guard = (headers) => {
+      headers.#immutable = true;
+    };
+    copy = (headers) => {
+      const clone = new Headers();
+      clone.#list = headers.#list.map((entry) => [...entry]);
+      clone.#immutable = headers.#immutable;
+      return clone;
+    };
     pairsOf = (headers) => headers.#pairs();
     isHeaders = (value) => value !== null && typeof value === "object" && #list in value;
   }

@@ -1,12 +1,13 @@
 // pool/src/web.js in a bare context: what it defines, and how it behaves
 // next to Node's own implementations of the same Web APIs (the hand-written
-// DOMException, AbortController, AbortSignal and Headers above all).
+// DOMException, AbortController, AbortSignal and Headers above all; URL and
+// fetch have test files of their own).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import vm from "node:vm";
 import { WEB_JS } from "../../../tests/node/runtime.mjs";
-import { inNode, inWeb, webContext } from "./harness.mjs";
+import { inWeb, same, webContext } from "./harness.mjs";
 
 const GLOBALS = [
   "DOMException", "Event", "EventTarget", "AbortController", "AbortSignal", "Headers",
@@ -15,19 +16,18 @@ const GLOBALS = [
   "WritableStream", "WritableStreamDefaultWriter", "WritableStreamDefaultController",
   "TransformStream", "TransformStreamDefaultController",
   "ByteLengthQueuingStrategy", "CountQueuingStrategy",
+  "URL", "URLSearchParams", "Request", "Response", "fetch",
 ];
 
-async function same(body) {
-  const [web, node] = [await inWeb(body), await inNode(body)];
-  assert.deepEqual(web, node);
-  return web;
-}
-
-test("web.js evaluates in an empty context and defines each global like runtime.js does", () => {
+test("web.js evaluates to a function that, called with a host in an empty context, defines each global like runtime.js does", () => {
   const code = readFileSync(WEB_JS, "utf8");
   const context = vm.createContext(vm.constants?.DONT_CONTEXTIFY ?? {});
   const before = vm.runInContext("Object.getOwnPropertyNames(globalThis)", context);
-  new vm.Script(code, { filename: "web.js" }).runInContext(context);
+  const install = new vm.Script(code, { filename: "web.js" }).runInContext(context);
+  assert.equal(typeof install, "function");
+  assert.deepEqual(vm.runInContext("Object.getOwnPropertyNames(globalThis)", context), before, "evaluating defines nothing");
+  // Installing calls nothing of the host.
+  install({});
   const added = vm.runInContext("Object.getOwnPropertyNames(globalThis)", context).filter((n) => !before.includes(n));
   assert.deepEqual([...added].sort(), [...GLOBALS].sort());
   for (const name of GLOBALS) {
