@@ -255,7 +255,8 @@ impl<'a> EventLoop<'a> {
 
     /// Waits on the fetches renders started during the last runs.
     fn watch_fetches(&mut self) {
-        let started = std::mem::take(&mut runtime::state(&mut self.isolate.isolate).fetches.started);
+        let started =
+            std::mem::take(&mut runtime::state(&mut self.isolate.isolate).fetches.started);
         for (id, fetch, settled) in started {
             self.wake_on(id, async move {
                 let result = settled
@@ -281,7 +282,9 @@ impl<'a> EventLoop<'a> {
         self.run(Settle::Microtasks, |scope, handles| {
             render::fetch_settled(scope, handles, id, fetch, &result, body_len)
         });
-        runtime::state(&mut self.isolate.isolate).fetches.take_body(fetch);
+        runtime::state(&mut self.isolate.isolate)
+            .fetches
+            .take_body(fetch);
         self.take_outputs();
     }
 
@@ -598,9 +601,10 @@ impl<'a> EventLoop<'a> {
                 .observer
                 .render_finished(self.worker, outcome, render.started.elapsed());
         }
-        self.isolate.end_render(&render.component, |scope, handles| {
-            render::forget(scope, handles, id, &timers, &fetches)
-        });
+        self.isolate
+            .end_render(&render.component, |scope, handles| {
+                render::forget(scope, handles, id, &timers, &fetches)
+            });
         self.decide_replacement(false);
         Some(render)
     }

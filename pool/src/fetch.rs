@@ -21,6 +21,10 @@ use crate::RenderId;
 /// Redirects one fetch follows at most (the Fetch Standard's limit).
 const MAX_REDIRECTS: usize = 20;
 
+/// Idle connections kept per upstream host for reuse: enough for the
+/// fetches of many renders in flight, bounded.
+const MAX_IDLE_PER_HOST: usize = 256;
+
 /// Parses an allowlist entry: an http(s) origin, nothing after it.
 pub(crate) fn parse_origin(text: &str) -> Result<Origin, String> {
     let bad = |why: &str| format!("fetch_allow: {text:?} {why}");
@@ -87,7 +91,10 @@ pub(crate) struct Fetcher {
 
 impl Fetcher {
     /// The fetcher of `config`; None when no origin is allowed.
-    pub fn new(config: &PoolConfig, observer: Arc<dyn PoolObserver>) -> Result<Option<Self>, String> {
+    pub fn new(
+        config: &PoolConfig,
+        observer: Arc<dyn PoolObserver>,
+    ) -> Result<Option<Self>, String> {
         if config.fetch_allow.is_empty() {
             return Ok(None);
         }
@@ -106,6 +113,7 @@ impl Fetcher {
         let client = |policy| {
             reqwest::Client::builder()
                 .redirect(policy)
+                .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
                 .build()
                 .map_err(|e| format!("cannot build the HTTP client: {e}"))
         };
@@ -240,14 +248,20 @@ impl Call {
         let mut response = builder.send().await.map_err(failed)?;
         let status = response.status();
         if request.redirect == Redirect::Error && status.is_redirection() {
-            let message = format!("fetch of {url} was redirected, and its redirect mode is \"error\"");
+            let message =
+                format!("fetch of {url} was redirected, and its redirect mode is \"error\"");
             return Err((FetchOutcome::Failed, message));
         }
         let final_url = response.url().to_string();
         let headers = response
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(failed)? {
@@ -265,9 +279,16 @@ impl Call {
     }
 
     /// Takes `len` bytes from what the render may still receive.
-    fn take(&self, bytes_left: &AtomicUsize, len: usize, url: &str) -> Result<(), (FetchOutcome, String)> {
+    fn take(
+        &self,
+        bytes_left: &AtomicUsize,
+        len: usize,
+        url: &str,
+    ) -> Result<(), (FetchOutcome, String)> {
         bytes_left
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(len))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(len)
+            })
             .map(|_| ())
             .map_err(|_| {
                 let message = format!(
@@ -281,7 +302,10 @@ impl Call {
     fn describe(&self, url: &str, error: reqwest::Error) -> (FetchOutcome, String) {
         if error.is_timeout() {
             let ms = self.timeout.as_millis();
-            return (FetchOutcome::TimedOut, format!("fetch of {url} timed out after {ms} ms"));
+            return (
+                FetchOutcome::TimedOut,
+                format!("fetch of {url} timed out after {ms} ms"),
+            );
         }
         // The redirect policy's refusal is the innermost cause.
         let mut cause: &dyn std::error::Error = &error;
@@ -341,11 +365,14 @@ impl FetchTable {
         request: FetchRequest,
     ) -> Result<u32, String> {
         fetcher.check(&request.url)?;
-        let mine = self.by_render.entry(render).or_insert_with(|| RenderFetches {
-            count: 0,
-            bytes_left: Arc::new(AtomicUsize::new(fetcher.max_response_bytes)),
-            ids: Vec::new(),
-        });
+        let mine = self
+            .by_render
+            .entry(render)
+            .or_insert_with(|| RenderFetches {
+                count: 0,
+                bytes_left: Arc::new(AtomicUsize::new(fetcher.max_response_bytes)),
+                ids: Vec::new(),
+            });
         if mine.count >= fetcher.max_requests {
             return Err(format!(
                 "fetch refused: a render may make {} requests",

@@ -198,7 +198,9 @@ fn string_record<'s>(
 ) -> v8::Local<'s, v8::Value> {
     let record = v8::Object::new(scope);
     for (name, value) in pairs {
-        if let (Some(name), Some(value)) = (v8::String::new(scope, name), v8::String::new(scope, value)) {
+        if let (Some(name), Some(value)) =
+            (v8::String::new(scope, name), v8::String::new(scope, value))
+        {
             record.set(scope, name.into(), value.into());
         }
     }
@@ -220,7 +222,11 @@ pub(crate) fn fetch_settled(
     let fetch_id = v8::Integer::new_from_unsigned(scope, fetch).into();
     let undefined = v8::undefined(scope).into();
     let args = match result {
-        Ok(response) => [fetch_id, response_head(scope, response, body_len)?, undefined],
+        Ok(response) => [
+            fetch_id,
+            response_head(scope, response, body_len)?,
+            undefined,
+        ],
         Err(message) => [fetch_id, undefined, v8::String::new(scope, message)?.into()],
     };
     call_entry(scope, &handles.entries.fetch_settled, &args).map(|_| ())
@@ -240,11 +246,23 @@ fn response_head<'s>(
         pairs.push(v8::Array::new_with_elements(scope, &[name, value]).into());
     }
     let fields: [(&str, v8::Local<v8::Value>); 6] = [
-        ("status", v8::Integer::new(scope, response.status.into()).into()),
-        ("statusText", v8::String::new(scope, &response.status_text)?.into()),
+        (
+            "status",
+            v8::Integer::new(scope, response.status.into()).into(),
+        ),
+        (
+            "statusText",
+            v8::String::new(scope, &response.status_text)?.into(),
+        ),
         ("url", v8::String::new(scope, &response.url)?.into()),
-        ("redirected", v8::Boolean::new(scope, response.redirected).into()),
-        ("headers", v8::Array::new_with_elements(scope, &pairs).into()),
+        (
+            "redirected",
+            v8::Boolean::new(scope, response.redirected).into(),
+        ),
+        (
+            "headers",
+            v8::Array::new_with_elements(scope, &pairs).into(),
+        ),
         ("bodyLength", number(scope, body_len as u64)),
     ];
     let head = v8::Object::new(scope);

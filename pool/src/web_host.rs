@@ -26,14 +26,20 @@ pub(crate) fn add_natives(scope: &mut v8::PinScope, natives: v8::Local<v8::Objec
 }
 
 /// `urlParse(input, base?)`: the URL's components, or null.
-fn url_parse(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue) {
+fn url_parse(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue,
+) {
     let input = args.get(0).to_rust_string_lossy(scope);
     let base = args.get(1);
     let parsed = if base.is_undefined() {
         Url::parse(&input).ok()
     } else {
         let base = base.to_rust_string_lossy(scope);
-        Url::parse(&base).ok().and_then(|base| base.join(&input).ok())
+        Url::parse(&base)
+            .ok()
+            .and_then(|base| base.join(&input).ok())
     };
     match parsed {
         Some(url) => rv.set(components(scope, &url).into()),
@@ -101,7 +107,9 @@ fn components<'s>(scope: &mut v8::PinScope<'s, '_>, url: &Url) -> v8::Local<'s, 
     ];
     let object = v8::Object::new(scope);
     for (name, value) in fields {
-        if let (Some(key), Some(value)) = (v8::String::new(scope, name), v8::String::new(scope, &value)) {
+        if let (Some(key), Some(value)) =
+            (v8::String::new(scope, name), v8::String::new(scope, &value))
+        {
             object.set(scope, key.into(), value.into());
         }
     }
@@ -112,7 +120,11 @@ fn components<'s>(scope: &mut v8::PinScope<'s, '_>, url: &Url) -> v8::Local<'s, 
 /// the running render; its id. Throws a TypeError when fetch is off, the
 /// request is malformed, the origin is not allowed, or the render used up
 /// its requests.
-fn fetch_start(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue) {
+fn fetch_start(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue,
+) {
     let render = current_render(scope);
     let Some(fetcher) = state(scope).fetcher.clone() else {
         return throw_type_error(
@@ -173,7 +185,10 @@ fn fetch_request(
 }
 
 /// `[[name, value], ...]` as strings.
-fn header_pairs(scope: &mut v8::PinScope, value: v8::Local<v8::Value>) -> Result<Vec<(String, String)>, String> {
+fn header_pairs(
+    scope: &mut v8::PinScope,
+    value: v8::Local<v8::Value>,
+) -> Result<Vec<(String, String)>, String> {
     let Ok(list) = v8::Local::<v8::Array>::try_from(value) else {
         return Ok(Vec::new());
     };
@@ -183,8 +198,12 @@ fn header_pairs(scope: &mut v8::PinScope, value: v8::Local<v8::Value>) -> Result
             .get_index(scope, i)
             .and_then(|p| v8::Local::<v8::Array>::try_from(p).ok())
             .ok_or("fetch: headers must be [name, value] pairs")?;
-        let name = pair.get_index(scope, 0).map(|v| v.to_rust_string_lossy(scope));
-        let value = pair.get_index(scope, 1).map(|v| v.to_rust_string_lossy(scope));
+        let name = pair
+            .get_index(scope, 0)
+            .map(|v| v.to_rust_string_lossy(scope));
+        let value = pair
+            .get_index(scope, 1)
+            .map(|v| v.to_rust_string_lossy(scope));
         let (Some(name), Some(value)) = (name, value) else {
             return Err("fetch: headers must be [name, value] pairs".to_owned());
         };
@@ -194,7 +213,11 @@ fn header_pairs(scope: &mut v8::PinScope, value: v8::Local<v8::Value>) -> Result
 }
 
 /// `fetchAbort(id)`: the fetch's signal fired; drop the request.
-fn fetch_abort(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue) {
+fn fetch_abort(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue,
+) {
     let id = args.get(0).uint32_value(scope).unwrap_or(0);
     state(scope).fetches.abort(id);
 }

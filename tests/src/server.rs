@@ -2,9 +2,10 @@
 //! (`ssr_api::startup::Application`) on an ephemeral port, with a code cache
 //! in a temporary directory.
 
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pool::{PoolConfig, RenderPool};
 use ssr_api::settings::{HttpConfig, ServiceConfig};
@@ -186,4 +187,110 @@ pub fn post(url: &str, body: &str, accept: Option<&str>) -> Reply {
 
 pub fn get(url: &str) -> Reply {
     reply(agent().get(url).call())
+}
+
+/// A streamed answer as it arrived: each HTTP chunk with when it came, and
+/// whether the response ended with the terminating chunk.
+pub struct Streamed {
+    pub status: u16,
+    pub chunks: Vec<(Duration, Vec<u8>)>,
+    pub complete: bool,
+}
+
+impl Streamed {
+    pub fn body(&self) -> Vec<u8> {
+        self.chunks.iter().flat_map(|(_, c)| c.clone()).collect()
+    }
+}
+
+/// Sends a render request and reads a chunked answer chunk by chunk.
+pub fn stream(server: &TestServer, body: &serde_json::Value) -> Streamed {
+    stream_with_headers(server, body, &[])
+}
+
+/// [`stream`] with extra request headers.
+pub fn stream_with_headers(
+    server: &TestServer,
+    body: &serde_json::Value,
+    headers: &[(&str, &str)],
+) -> Streamed {
+    let mut conn = TcpStream::connect(server.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let body = body.to_string();
+    let started = Instant::now();
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    write!(
+        conn,
+        "POST /render HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reader = BufReader::new(conn);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut chunked = false;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        chunked |= line
+            .to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked");
+    }
+    let mut chunks = Vec::new();
+    if !chunked {
+        let mut rest = Vec::new();
+        let _ = reader.read_to_end(&mut rest);
+        chunks.push((started.elapsed(), rest));
+        return Streamed {
+            status,
+            chunks,
+            complete: true,
+        };
+    }
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return Streamed {
+                status,
+                chunks,
+                complete: false,
+            };
+        }
+        let size = usize::from_str_radix(line.trim(), 16).unwrap();
+        if size == 0 {
+            return Streamed {
+                status,
+                chunks,
+                complete: true,
+            };
+        }
+        let mut chunk = vec![0; size + 2];
+        if reader.read_exact(&mut chunk).is_err() {
+            return Streamed {
+                status,
+                chunks,
+                complete: false,
+            };
+        }
+        chunk.truncate(size);
+        chunks.push((started.elapsed(), chunk));
+    }
+}
+
+/// The value of the first sample of metric `name` (0 when absent).
+pub fn metric(server: &TestServer, name: &str) -> f64 {
+    get(&server.url("/metrics"))
+        .body
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
 }

@@ -3,12 +3,12 @@
 //! against Node's own streams; the shell before slow boundaries; aborts at
 //! the deadline; callers that leave; streams that misbehave.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e::server::{get, post, ServerSetup, TestServer};
+use e2e::server::{metric, post, stream, ServerSetup, TestServer};
 use e2e::{fixture_path, repo_root, test_config};
 use pool::PoolConfig;
 use serde_json::json;
@@ -27,98 +27,6 @@ fn node_stream(props: &serde_json::Value) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
-}
-
-/// A streamed answer as it arrived: each HTTP chunk with when it came, and
-/// whether the response ended with the terminating chunk.
-struct Streamed {
-    status: u16,
-    chunks: Vec<(Duration, Vec<u8>)>,
-    complete: bool,
-}
-
-impl Streamed {
-    fn body(&self) -> Vec<u8> {
-        self.chunks.iter().flat_map(|(_, c)| c.clone()).collect()
-    }
-}
-
-/// Sends a render request and reads a chunked answer chunk by chunk.
-fn stream(server: &TestServer, body: &serde_json::Value) -> Streamed {
-    let mut conn = TcpStream::connect(server.addr).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let body = body.to_string();
-    let started = Instant::now();
-    write!(
-        conn,
-        "POST /render HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reader = BufReader::new(conn);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let status = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let mut chunked = false;
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        if line == "\r\n" {
-            break;
-        }
-        chunked |= line
-            .to_ascii_lowercase()
-            .starts_with("transfer-encoding: chunked");
-    }
-    let mut chunks = Vec::new();
-    if !chunked {
-        let mut rest = Vec::new();
-        let _ = reader.read_to_end(&mut rest);
-        chunks.push((started.elapsed(), rest));
-        return Streamed {
-            status,
-            chunks,
-            complete: true,
-        };
-    }
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return Streamed {
-                status,
-                chunks,
-                complete: false,
-            };
-        }
-        let size = usize::from_str_radix(line.trim(), 16).unwrap();
-        if size == 0 {
-            return Streamed {
-                status,
-                chunks,
-                complete: true,
-            };
-        }
-        let mut chunk = vec![0; size + 2];
-        if reader.read_exact(&mut chunk).is_err() {
-            return Streamed {
-                status,
-                chunks,
-                complete: false,
-            };
-        }
-        chunk.truncate(size);
-        chunks.push((started.elapsed(), chunk));
-    }
-}
-
-fn metric(server: &TestServer, name: &str) -> f64 {
-    get(&server.url("/metrics"))
-        .body
-        .lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
 }
 
 fn stream_server(config: PoolConfig) -> TestServer {
@@ -191,7 +99,10 @@ fn the_example_apps_streamed_page_is_nodes_byte_for_byte() {
     );
     assert_eq!(streamed.status, 200);
     assert!(streamed.complete);
-    assert!(streamed.chunks.len() > 1, "the reviews come after the shell");
+    assert!(
+        streamed.chunks.len() > 1,
+        "the reviews come after the shell"
+    );
     assert_eq!(
         String::from_utf8_lossy(&streamed.body()),
         String::from_utf8_lossy(&expected)
