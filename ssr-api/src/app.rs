@@ -283,7 +283,8 @@ async fn batch(
         return actix_web::ResponseError::error_response(&error);
     }
     let headers = forwarded_headers(&req, &state.http.forward_headers);
-    let response = hypernova::render_batch(&state.pool, jobs, &headers, state.http.debug_errors).await;
+    let response =
+        hypernova::render_batch(&state.pool, jobs, &headers, state.http.debug_errors).await;
     HttpResponse::Ok()
         .content_type(hypernova::CONTENT_TYPE)
         .json(response)

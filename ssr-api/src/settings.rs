@@ -81,7 +81,12 @@ pub struct PoolArgs {
     #[arg(long, env = "SSR_POOL_FRESH_CONTEXT", value_parser = clap::builder::BoolishValueParser::new())]
     pub fresh_context: bool,
     /// Origins a render's fetch may reach, comma-separated (https://api.internal:8443); none turns fetch off
-    #[arg(long, env = "SSR_POOL_FETCH_ALLOW", value_delimiter = ',', value_name = "ORIGINS")]
+    #[arg(
+        long,
+        env = "SSR_POOL_FETCH_ALLOW",
+        value_delimiter = ',',
+        value_name = "ORIGINS"
+    )]
     pub fetch_allow: Vec<String>,
     /// Requests one render may start with fetch
     #[arg(long, env = "SSR_POOL_FETCH_MAX_REQUESTS", default_value_t = D.fetch_max_requests)]
@@ -122,7 +127,12 @@ pub struct HttpArgs {
     #[arg(long, env = "SSR_POOL_HTTP_WORKERS", default_value_t = 1)]
     pub http_workers: usize,
     /// Request headers a render sees as context.headers, comma-separated (x-trace-id,cookie); none by default
-    #[arg(long, env = "SSR_POOL_FETCH_FORWARD_HEADERS", value_delimiter = ',', value_name = "NAMES")]
+    #[arg(
+        long,
+        env = "SSR_POOL_FETCH_FORWARD_HEADERS",
+        value_delimiter = ',',
+        value_name = "NAMES"
+    )]
     pub fetch_forward_headers: Vec<String>,
 }
 
