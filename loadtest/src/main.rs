@@ -13,13 +13,14 @@
 //! ssr-bench code-cache [--bundle FILE --component NAME] [--runs 10]
 //! ssr-bench hostile [--kinds loop,alloc,throw,deadline,encode,timers,tamper] [--percent 10] [--timeout-ms 100] [--heap-limit-mb 128]
 //! ssr-bench suspense [--workers N] [--concurrency 256] [--in-flight N]
+//! ssr-bench versions --baseline OTHER/ssr-pool [--pages table,divs,app,pricelist]
 //! ssr-bench report [--pages table,divs,app] [--workers N] [--baselines b2,b3|none]
 //! ```
 //!
 //! `pool`, `semi-space`, `fresh-context`, `code-cache` and `hostile` drive a
 //! pool in this process (against `tests/node/bench.mjs` where Node is the
-//! baseline); `report` and `suspense` drive the `ssr-pool` binary and the
-//! Node servers of `loadtest/node/` over HTTP.
+//! baseline); `report`, `suspense` and `versions` drive `ssr-pool` binaries
+//! and the Node servers of `loadtest/node/` over HTTP.
 
 mod bench;
 mod http;
@@ -123,6 +124,22 @@ enum Command {
         #[arg(long)]
         in_flight: Option<usize>,
     },
+    /// This build of the service against another build of it (e.g. the last
+    /// release), whole pages over HTTP, alternating rounds
+    Versions {
+        /// The other build's `ssr-pool` binary
+        #[arg(long)]
+        baseline: PathBuf,
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "table,divs,app,pricelist"
+        )]
+        pages: Vec<String>,
+        /// Workers [default: available parallelism]
+        #[arg(long)]
+        workers: Option<usize>,
+    },
     /// Compile + evaluate cold vs with the code cache, first render after each
     CodeCache {
         /// Bundle to measure [default: the largest fixture bundle]
@@ -136,6 +153,11 @@ enum Command {
         runs: usize,
     },
 }
+
+/// The allocator the service binary uses, so pools measured in this process
+/// allocate as they do in production.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -200,6 +222,15 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let in_flight = in_flight.unwrap_or(concurrency);
             bench::suspense::run(workers, concurrency, in_flight, seconds, out).await
+        }
+        Command::Versions {
+            baseline,
+            pages,
+            workers,
+        } => {
+            let workers = workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            bench::versions::run(&baseline, &pages::pages(&pages)?, workers, seconds, out).await
         }
         Command::CodeCache {
             bundle,

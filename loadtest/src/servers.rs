@@ -55,9 +55,11 @@ fn service_binary() -> Result<PathBuf, String> {
     )
 }
 
-/// The command line that starts `kind` on `port`.
+/// The command line that starts `kind` on `port` (the service from
+/// `service` when given, else from the build next to this program).
 fn command(
     kind: Kind,
+    service: Option<&Path>,
     port: u16,
     bundle: &Path,
     workers: usize,
@@ -67,7 +69,11 @@ fn command(
     let port = port.to_string();
     let mut cmd = match kind {
         Kind::Service => {
-            let mut c = Command::new(service_binary()?);
+            let binary = match service {
+                Some(path) => path.to_owned(),
+                None => service_binary()?,
+            };
+            let mut c = Command::new(binary);
             let listen = format!("127.0.0.1:{port}");
             c.args([
                 "serve",
@@ -118,8 +124,39 @@ impl Server {
         probe: &Call,
         service_args: &[String],
     ) -> Result<Self, String> {
+        Self::launch(kind, None, bundle, workers, probe, service_args).await
+    }
+
+    /// Starts the service built at `binary` (another version of it), as
+    /// [`Server::start`] does.
+    pub async fn start_service_from(
+        binary: &Path,
+        bundle: &Path,
+        workers: usize,
+        probe: &Call,
+        service_args: &[String],
+    ) -> Result<Self, String> {
+        Self::launch(
+            Kind::Service,
+            Some(binary),
+            bundle,
+            workers,
+            probe,
+            service_args,
+        )
+        .await
+    }
+
+    async fn launch(
+        kind: Kind,
+        service: Option<&Path>,
+        bundle: &Path,
+        workers: usize,
+        probe: &Call,
+        service_args: &[String],
+    ) -> Result<Self, String> {
         let port = e2e::free_port();
-        let mut cmd = command(kind, port, bundle, workers, service_args)?;
+        let mut cmd = command(kind, service, port, bundle, workers, service_args)?;
         let started = Instant::now();
         let child = cmd
             .stdout(Stdio::null())

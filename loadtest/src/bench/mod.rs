@@ -8,3 +8,4 @@ pub mod hostile;
 pub mod pool;
 pub mod semi_space;
 pub mod suspense;
+pub mod versions;
