@@ -13,13 +13,14 @@
 //! ssr-bench code-cache [--bundle FILE --component NAME] [--runs 10]
 //! ssr-bench hostile [--kinds loop,alloc,throw,deadline,encode,timers,tamper] [--percent 10] [--timeout-ms 100] [--heap-limit-mb 128]
 //! ssr-bench suspense [--workers N] [--concurrency 256] [--in-flight N]
+//! ssr-bench fetch [--workers N] [--concurrency 128]
 //! ssr-bench versions --baseline OTHER/ssr-pool [--pages table,divs,app,pricelist]
 //! ssr-bench report [--pages table,divs,app] [--workers N] [--baselines b2,b3|none]
 //! ```
 //!
 //! `pool`, `semi-space`, `fresh-context`, `code-cache` and `hostile` drive a
 //! pool in this process (against `tests/node/bench.mjs` where Node is the
-//! baseline); `report`, `suspense` and `versions` drive `ssr-pool` binaries
+//! baseline); `report`, `suspense`, `fetch` and `versions` drive `ssr-pool` binaries
 //! and the Node servers of `loadtest/node/` over HTTP.
 
 mod bench;
@@ -124,6 +125,16 @@ enum Command {
         #[arg(long)]
         in_flight: Option<usize>,
     },
+    /// A page whose three sections fetch their data (20 ms upstream) vs
+    /// Node's fetch, and vs the same page with the data in props
+    Fetch {
+        /// Workers [default: available parallelism]
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Connections, each with one render in flight
+        #[arg(long, default_value_t = 128)]
+        concurrency: usize,
+    },
     /// This build of the service against another build of it (e.g. the last
     /// release), whole pages over HTTP, alternating rounds
     Versions {
@@ -199,8 +210,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let options = report::Options {
                 pages,
-                workers: workers
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                workers: workers_or_all(workers),
                 seconds,
                 baselines: baseline_kinds(&baselines)?,
             };
@@ -221,16 +231,20 @@ async fn run(cli: Cli) -> Result<(), String> {
             in_flight,
         } => {
             let in_flight = in_flight.unwrap_or(concurrency);
+            let workers = workers_or_all(workers);
             bench::suspense::run(workers, concurrency, in_flight, seconds, out).await
         }
+        Command::Fetch {
+            workers,
+            concurrency,
+        } => bench::fetch::run(workers_or_all(workers), concurrency, seconds, out).await,
         Command::Versions {
             baseline,
             pages,
             workers,
         } => {
-            let workers = workers
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            bench::versions::run(&baseline, &pages::pages(&pages)?, workers, seconds, out).await
+            let pages = pages::pages(&pages)?;
+            bench::versions::run(&baseline, &pages, workers_or_all(workers), seconds, out).await
         }
         Command::CodeCache {
             bundle,
@@ -238,6 +252,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             runs,
         } => bench::code_cache::run(&cli.v8_flags, bundle, component, runs, out).await,
     }
+}
+
+/// `workers`, or one per core.
+fn workers_or_all(workers: Option<usize>) -> usize {
+    workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// The servers of `--baselines` (`none` names none).

@@ -21,6 +21,8 @@ pub enum Kind {
     /// `renderToPipeableStream` behind `cluster`, on the streaming page
     /// only (it takes no bundle).
     NodeStream,
+    /// The same for the page that fetches its data (Node's own fetch).
+    NodeFetch,
 }
 
 impl Kind {
@@ -30,6 +32,7 @@ impl Kind {
             Kind::NodeCluster => "B2 node cluster",
             Kind::IsolatedVm => "B3 isolated-vm",
             Kind::NodeStream => "node cluster, renderToPipeableStream",
+            Kind::NodeFetch => "node cluster, renderToPipeableStream + fetch",
         }
     }
 }
@@ -100,9 +103,13 @@ fn command(
             c.args(["--memory-limit", &IVM_MEMORY_LIMIT_MB.to_string()]);
             c
         }
-        Kind::NodeStream => {
+        Kind::NodeStream | Kind::NodeFetch => {
+            let script = match kind {
+                Kind::NodeStream => "loadtest/node/stream-server.mjs",
+                _ => "loadtest/node/fetch-server.mjs",
+            };
             let mut c = Command::new("node");
-            c.arg(repo_root().join("loadtest/node/stream-server.mjs"));
+            c.arg(repo_root().join(script));
             c.args(["--port", &port, "--workers", &workers]);
             return Ok(c);
         }

@@ -60,7 +60,8 @@ pub(crate) struct EventLoop<'a> {
     wakers: FuturesUnordered<LocalBoxFuture<'static, Option<Wake>>>,
     /// Abort handles of each render's pending wake-ups.
     waker_handles: HashMap<RenderId, Vec<AbortHandle>>,
-    /// Wake-ups that fired while aborted ones were being dropped.
+    /// Wake-ups that fired while aborted ones were being dropped; `wait`
+    /// hands these out first.
     woken: std::collections::VecDeque<Wake>,
     next_id: RenderId,
     max_in_flight: usize,
@@ -139,6 +140,7 @@ impl<'a> EventLoop<'a> {
     ) -> Outcome<T> {
         let budget = self.budget();
         let outcome = self.isolate.run(budget, settle, f);
+        self.watch_fetches();
         match outcome {
             Outcome::HeapLimit => self.isolate.poisoned = Some(ReplaceReason::HeapLimit),
             Outcome::Terminated => self.isolate.poisoned = Some(ReplaceReason::Terminated),
@@ -241,7 +243,6 @@ impl<'a> EventLoop<'a> {
     /// Handles what renders reported during the last runs, resuming stream
     /// pumps whose sinks drained, until nothing is left.
     fn take_outputs(&mut self) {
-        self.watch_fetches();
         loop {
             let outputs = std::mem::take(&mut runtime::state(&mut self.isolate.isolate).outputs);
             if outputs.is_empty() {
@@ -253,7 +254,7 @@ impl<'a> EventLoop<'a> {
         }
     }
 
-    /// Waits on the fetches renders started during the last runs.
+    /// Waits on the fetches renders started during the last run.
     fn watch_fetches(&mut self) {
         let started =
             std::mem::take(&mut runtime::state(&mut self.isolate.isolate).fetches.started);
@@ -516,6 +517,9 @@ impl<'a> EventLoop<'a> {
         jobs: &async_channel::Receiver<crate::worker::Job>,
         take_jobs: bool,
     ) -> Wake {
+        if let Some(woken) = self.woken.pop_front() {
+            return woken;
+        }
         let until = self.next_due();
         if until.is_some_and(|u| u <= Instant::now()) {
             return Wake::Due;

@@ -3,6 +3,7 @@
 //! reference renderer, and pools started on them.
 
 pub mod server;
+pub mod upstream;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

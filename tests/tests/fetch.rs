@@ -4,70 +4,13 @@
 //! per-render limits and timeouts, aborts when a render ends; URL parsing
 //! against Node's.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use e2e::server::{get, metric, post, stream_with_headers, ServerSetup, TestServer};
-use e2e::{fixture_path, repo_root, run_node_script, test_config};
+use e2e::server::{metric, post, stream_with_headers, ServerSetup, TestServer};
+use e2e::upstream::Upstream;
+use e2e::{fixture_path, run_node_script, test_config};
 use pool::PoolConfig;
 use serde_json::{json, Value};
-
-/// The upstream server, stopped on drop.
-struct Upstream {
-    child: Child,
-    origin: String,
-}
-
-impl Upstream {
-    fn start() -> Self {
-        let mut child = Command::new("node")
-            .arg(repo_root().join("tests/node/upstream.mjs"))
-            .args(["--port", "0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("node starts the upstream");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening ")
-            .expect("upstream port");
-        Self {
-            child,
-            origin: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.origin)
-    }
-
-    fn stats(&self) -> Value {
-        get(&self.url("/stats")).json()
-    }
-
-    /// Waits until the upstream has at most `idle` connections open (those
-    /// the service's HTTP client keeps for reuse after whole responses;
-    /// what renders left unfinished must be closed), failing after 5 s.
-    fn wait_open_at_most(&self, idle: u64) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while self.stats()["openConnections"].as_u64().unwrap() > idle {
-            let stats = self.stats();
-            assert!(Instant::now() < deadline, "connections left open: {stats}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn fetch_server(upstream: &Upstream, config: PoolConfig) -> TestServer {
     TestServer::start(
@@ -130,6 +73,45 @@ fn a_page_that_fetches_streams_as_node_streams_it() {
     assert!(
         last - first > Duration::from_millis(150),
         "{first:?} .. {last:?}"
+    );
+}
+
+#[test]
+fn many_pages_fetching_at_once_all_complete_with_nodes_bytes() {
+    let upstream = Upstream::start();
+    let server = fetch_server(&upstream, test_config(2));
+    let sections = json!([
+        {"id": "a", "delay": 10, "rows": 5},
+        {"id": "b", "delay": 20, "rows": 5},
+        {"id": "c", "delay": 30, "rows": 5},
+    ]);
+    let props = json!({"api": upstream.origin, "sections": sections});
+    let expected = run_node_script(
+        "fetch-reference.mjs",
+        ["--component", "FetchPage", "--props", &props.to_string()],
+    )
+    .unwrap();
+    let body = json!({"component": "FetchPage", "props": props, "timeoutMs": 3000});
+    std::thread::scope(|scope| {
+        for _ in 0..32 {
+            scope.spawn(|| {
+                for _ in 0..10 {
+                    let streamed = stream_with_headers(&server, &body, &[]);
+                    assert!(streamed.complete);
+                    // A render stalled to its deadline, or a failed fetch,
+                    // would show fallbacks.
+                    let body = streamed.body();
+                    assert!(body == expected, "{}", String::from_utf8_lossy(&body));
+                }
+            });
+        }
+    });
+    assert_eq!(
+        metric(
+            &server,
+            "ssr_renders_total{outcome=\"aborted_at_deadline\"}"
+        ),
+        0.0
     );
 }
 

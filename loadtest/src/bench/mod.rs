@@ -2,10 +2,12 @@
 //! on the helpers of [`harness`].
 
 pub mod code_cache;
+pub mod fetch;
 pub mod fresh_context;
 mod harness;
 pub mod hostile;
 pub mod pool;
+mod rounds;
 pub mod semi_space;
 pub mod suspense;
 pub mod versions;
