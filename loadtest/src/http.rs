@@ -22,7 +22,7 @@ use crate::tally::Tally;
 /// body is empty.
 #[derive(Debug, Clone)]
 pub struct Call {
-    pub path: &'static str,
+    pub path: String,
     pub body: Bytes,
     /// Ask for a JSON answer (`Accept: application/json`).
     pub json: bool,
@@ -31,7 +31,7 @@ pub struct Call {
 impl Call {
     pub fn render(component: &str, props: &str) -> Self {
         Self {
-            path: "/render",
+            path: "/render".to_owned(),
             body: Bytes::from(format!(r#"{{"component":"{component}","props":{props}}}"#)),
             json: false,
         }
@@ -45,15 +45,15 @@ impl Call {
             .map(|(i, (name, props))| format!(r#""job{i}":{{"name":"{name}","data":{props}}}"#))
             .collect();
         Self {
-            path: "/batch",
+            path: "/batch".to_owned(),
             body: Bytes::from(format!("{{{}}}", body.join(","))),
             json: false,
         }
     }
 
-    pub fn get(path: &'static str) -> Self {
+    pub fn get(path: impl Into<String>) -> Self {
         Self {
-            path,
+            path: path.into(),
             body: Bytes::new(),
             json: false,
         }
@@ -126,9 +126,9 @@ async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
 /// The HTTP request for `call`.
 fn build(addr: SocketAddr, call: &Call) -> Result<Request<Full<Bytes>>, String> {
     let builder = if call.body.is_empty() {
-        Request::get(call.path)
+        Request::get(call.path.as_str())
     } else {
-        Request::post(call.path).header(hyper::header::CONTENT_TYPE, "application/json")
+        Request::post(call.path.as_str()).header(hyper::header::CONTENT_TYPE, "application/json")
     };
     let accept = if call.json { "application/json" } else { "*/*" };
     builder

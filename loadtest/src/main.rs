@@ -31,6 +31,7 @@ mod plot;
 mod report;
 mod servers;
 mod tally;
+mod upstream;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -352,6 +352,8 @@ pub(crate) struct FetchTable {
 
 struct RenderFetches {
     count: usize,
+    /// Started and not yet settled or aborted.
+    open: usize,
     bytes_left: Arc<AtomicUsize>,
     ids: Vec<u32>,
 }
@@ -370,6 +372,7 @@ impl FetchTable {
             .entry(render)
             .or_insert_with(|| RenderFetches {
                 count: 0,
+                open: 0,
                 bytes_left: Arc::new(AtomicUsize::new(fetcher.max_response_bytes)),
                 ids: Vec::new(),
             });
@@ -380,6 +383,7 @@ impl FetchTable {
             ));
         }
         mine.count += 1;
+        mine.open += 1;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let id = self.next_id;
         let (rx, handle) = fetcher.send(request, Arc::clone(&mine.bytes_left));
@@ -391,22 +395,31 @@ impl FetchTable {
 
     /// A fetch settled; its render, unless the fetch was aborted since.
     pub fn settled(&mut self, id: u32) -> Option<RenderId> {
-        self.open.remove(&id).map(|(render, _)| render)
+        let (render, _) = self.open.remove(&id)?;
+        self.closed(render);
+        Some(render)
     }
 
     /// The prelude aborted a fetch (its signal fired).
     pub fn abort(&mut self, id: u32) {
-        if let Some((_, handle)) = self.open.remove(&id) {
+        if let Some((render, handle)) = self.open.remove(&id) {
             handle.abort();
+            self.closed(render);
         }
         self.bodies.remove(&id);
+    }
+
+    fn closed(&mut self, render: RenderId) {
+        if let Some(mine) = self.by_render.get_mut(&render) {
+            mine.open -= 1;
+        }
     }
 
     /// True while `render` waits on a fetch.
     pub fn owns(&self, render: RenderId) -> bool {
         self.by_render
             .get(&render)
-            .is_some_and(|mine| mine.ids.iter().any(|id| self.open.contains_key(id)))
+            .is_some_and(|mine| mine.open > 0)
     }
 
     /// Aborts what `render` left open; returns the ids of all its fetches

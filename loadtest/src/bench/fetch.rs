@@ -1,5 +1,5 @@
 //! `ssr-bench fetch`: a page whose three sections each fetch JSON from a
-//! local upstream answering after 20 ms (tests/node/upstream.mjs), streamed
+//! local upstream answering after 20 ms (`crate::upstream`), streamed
 //! over HTTP by the service and by Node (`renderToPipeableStream` behind
 //! `cluster`, Node's built-in fetch), and the service's same page with the
 //! data passed in props, at the same concurrency and worker count, in
@@ -10,7 +10,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::upstream::Upstream;
 use serde_json::{json, Value};
 
 use super::harness::write;
@@ -29,15 +28,20 @@ fn sections() -> Value {
 
 /// The rows each section would fetch, fetched once, for the page that gets
 /// its data in props.
-fn data_of(upstream: &Upstream) -> Value {
+async fn data_of(origin: &str) -> Result<Value, String> {
+    let addr = origin
+        .trim_start_matches("http://")
+        .parse()
+        .map_err(|e| format!("{e}"))?;
     let mut data = serde_json::Map::new();
     for section in sections().as_array().unwrap() {
-        let (id, rows) = (&section["id"], &section["rows"]);
-        let id = id.as_str().unwrap();
-        let url = upstream.url(&format!("/items?section={id}&rows={rows}"));
-        data.insert(id.to_owned(), e2e::server::get(&url).json()["rows"].clone());
+        let (id, rows) = (section["id"].as_str().unwrap(), &section["rows"]);
+        let call = Call::get(format!("/items?section={id}&rows={rows}"));
+        let (_, body) = crate::http::request(addr, &call).await?;
+        let json: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        data.insert(id.to_owned(), json["rows"].clone());
     }
-    Value::Object(data)
+    Ok(Value::Object(data))
 }
 
 pub async fn run(
@@ -46,19 +50,20 @@ pub async fn run(
     seconds: Duration,
     out: &Path,
 ) -> Result<(), String> {
-    let upstream = Upstream::start();
+    let origin = crate::upstream::start().await?;
     let fetching = Call::render(
         "FetchPage",
-        &json!({"api": upstream.origin, "sections": sections()}).to_string(),
+        &json!({"api": origin, "sections": sections()}).to_string(),
     );
+    let data = data_of(&origin).await?;
     let props_page = Call::render(
         "PropsPage",
-        &json!({"sections": sections(), "data": data_of(&upstream)}).to_string(),
+        &json!({"sections": sections(), "data": data}).to_string(),
     );
     let bundle = e2e::find_fixture("fetch")?;
     let service_args = [
         "--fetch-allow".to_owned(),
-        upstream.origin.clone(),
+        origin.clone(),
         "--max-renders-in-flight".to_owned(),
         concurrency.to_string(),
     ];
