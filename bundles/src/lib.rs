@@ -6,11 +6,13 @@
 //! rely on it.
 
 mod hash;
+mod source_map;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use hash::{ContentHash, ParseContentHashError};
+use source_map::SourceMap;
 
 /// Default upper bound for a bundle's size: 64 MiB.
 pub const DEFAULT_MAX_BUNDLE_BYTES: usize = 64 * 1024 * 1024;
@@ -43,6 +45,7 @@ pub struct Bundle {
     source: Arc<str>,
     hash: ContentHash,
     ascii: bool,
+    source_map: Arc<SourceMap>,
 }
 
 impl std::fmt::Debug for Bundle {
@@ -74,7 +77,9 @@ impl Bundle {
             });
         }
         let bytes = std::fs::read(path).map_err(read_err)?;
-        Self::from_bytes(name, bytes, max_bytes)
+        let mut bundle = Self::from_bytes(name, bytes, max_bytes)?;
+        bundle.source_map = Arc::new(SourceMap::find(path, &bundle.source));
+        Ok(bundle)
     }
 
     /// Validates bundle bytes held in memory. `name` is used in messages and
@@ -106,7 +111,15 @@ impl Bundle {
             ascii: source.is_ascii(),
             source: source.into(),
             hash,
+            source_map: Arc::default(),
         })
+    }
+
+    /// `stack` (of an error thrown in this bundle) with its frames mapped
+    /// through the bundle's source map to the original sources; unchanged
+    /// when the bundle has no map (or a broken one, logged once).
+    pub fn map_stack(&self, stack: &str) -> String {
+        self.source_map.map_stack(&self.name, stack)
     }
 
     /// The name given at load (a path or a label), used in logs and stacks.

@@ -16,6 +16,14 @@ pub struct JsError {
 }
 
 impl JsError {
+    /// This error with its stack mapped through `bundle`'s source map.
+    pub(crate) fn mapped(mut self, bundle: &bundles::Bundle) -> Self {
+        self.stack = self.stack.map(|stack| bundle.map_stack(&stack));
+        self
+    }
+}
+
+impl JsError {
     /// An `Error` with `message` and no stack (host-side failures).
     pub fn plain(message: impl Into<String>) -> Self {
         JsError {

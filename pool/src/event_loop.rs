@@ -466,6 +466,7 @@ impl<'a> EventLoop<'a> {
                 render::fire_timer(scope, handles, timer, owner)
             });
             if let Outcome::Threw(error) = fired {
+                let error = error.mapped(&self.shared.bundle);
                 // Like a browser, an exception in a timer is reported and
                 // does not stop the event loop.
                 tracing::warn!(target: "ssr::console", %error, "uncaught exception in a timer callback");
@@ -560,6 +561,11 @@ impl<'a> EventLoop<'a> {
     /// replacement decided) before the answer goes out, so whoever sees the
     /// answer also sees the worker as not ready while it is replaced.
     pub fn finish(&mut self, id: RenderId, result: Result<RenderBody, RenderError>) {
+        // Only a failed render pays for the source map.
+        let result = result.map_err(|error| match error {
+            RenderError::Js(js) => RenderError::Js(js.mapped(&self.shared.bundle)),
+            other => other,
+        });
         let outcome = match &result {
             Ok(_) => RenderOutcome::Ok,
             Err(e) => RenderOutcome::Failed(e.kind()),

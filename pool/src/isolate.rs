@@ -52,7 +52,8 @@ pub(crate) struct RenderIsolate {
     pub(crate) isolate: v8::OwnedIsolate,
     pub(crate) allocations: IsolateAllocations,
     pub(crate) limits: IsolateLimits,
-    bundle_name: String,
+    /// What it runs; maps the stacks of errors its top level throws.
+    bundle: Bundle,
     pub(crate) renders: u64,
     /// A render ran in the current context (fresh-context mode makes a new
     /// one before the next render).
@@ -116,7 +117,7 @@ impl RenderIsolate {
                 grace: config.termination_grace,
                 fresh_context: config.fresh_context,
             },
-            bundle_name: bundle.name().to_owned(),
+            bundle: bundle.clone(),
             renders: 0,
             context_used: false,
             poisoned: None,
@@ -166,7 +167,7 @@ impl RenderIsolate {
     /// level in it (settling what it queued), and captures the runtime's
     /// entry points, all under the load deadline.
     pub(crate) fn instantiate(&mut self) -> Result<(), StartError> {
-        let bundle = self.bundle_name.clone();
+        let bundle = self.bundle.name().to_owned();
         self.handles = None;
         runtime::state(&mut self.isolate).reset_for_load();
         let context = {
@@ -191,7 +192,10 @@ impl RenderIsolate {
         );
         let entries = match outcome {
             Outcome::Done(entries) => entries,
-            Outcome::Threw(error) => return Err(StartError::BundleThrew { bundle, error }),
+            Outcome::Threw(error) => {
+                let error = error.mapped(&self.bundle);
+                return Err(StartError::BundleThrew { bundle, error });
+            }
             Outcome::HeapLimit => {
                 return Err(StartError::BundleOutOfMemory {
                     bundle,
