@@ -9,6 +9,7 @@
 // normalized (leading and trailing tabs, line feeds, carriage returns and
 // spaces removed) and may not contain NUL, CR or LF; both are ByteStrings.
 import { enumerable, toStringTag } from "./define.mjs";
+import { pairIterator } from "./iterator.mjs";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const INVALID_VALUE = /[\0\r\n]/;
@@ -241,31 +242,6 @@ function brand(value, method, given, needed) {
   }
 }
 
-// The default iterator object of a Web IDL pair iterator: it keeps its
-// target, kind and index, and reads the target's pairs again on every step.
-const IteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
-
-class HeadersIterator {
-  #target;
-  #kind;
-  #index = 0;
-  constructor(target, kind) {
-    this.#target = target;
-    this.#kind = kind;
-  }
-  next() {
-    if (this === null || typeof this !== "object" || !(#target in this)) {
-      throw new TypeError("next method called on an object that is not a Headers Iterator");
-    }
-    const pairs = pairsOf(this.#target);
-    if (this.#index >= pairs.length) return { value: undefined, done: true };
-    const [name, value] = pairs[this.#index++];
-    if (this.#kind === "key") return { value: name, done: false };
-    if (this.#kind === "value") return { value, done: false };
-    return { value: [name, value], done: false };
-  }
-}
-Object.setPrototypeOf(HeadersIterator.prototype, IteratorPrototype);
-delete HeadersIterator.prototype.constructor;
-enumerable(HeadersIterator.prototype, ["next"]);
-toStringTag(HeadersIterator.prototype, "Headers Iterator");
+// entries(), keys(), values() and @@iterator: a live pair iterator over the
+// sorted, combined list.
+const HeadersIterator = pairIterator("Headers", (headers) => pairsOf(headers));

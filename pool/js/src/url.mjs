@@ -6,6 +6,7 @@
 // name-value pairs, which, for a URL's searchParams, writes the URL's query
 // on every change and is parsed again when the URL's query is set.
 import { enumerable, required, toStringTag } from "./define.mjs";
+import { pairIterator } from "./iterator.mjs";
 
 let urlParse;
 let urlSet;
@@ -376,31 +377,5 @@ function fromRecord(init) {
   return list;
 }
 
-// The default iterator object of a Web IDL pair iterator: it keeps its
-// target, kind and index, and reads the target's list again on every step.
-const IteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
-
-class ParamsIterator {
-  #target;
-  #kind;
-  #index = 0;
-  constructor(target, kind) {
-    this.#target = target;
-    this.#kind = kind;
-  }
-  next() {
-    if (this === null || typeof this !== "object" || !(#target in this)) {
-      throw new TypeError("next method called on an object that is not a URLSearchParams Iterator");
-    }
-    const list = listOf(this.#target);
-    if (this.#index >= list.length) return { value: undefined, done: true };
-    const [name, value] = list[this.#index++];
-    if (this.#kind === "key") return { value: name, done: false };
-    if (this.#kind === "value") return { value, done: false };
-    return { value: [name, value], done: false };
-  }
-}
-Object.setPrototypeOf(ParamsIterator.prototype, IteratorPrototype);
-delete ParamsIterator.prototype.constructor;
-enumerable(ParamsIterator.prototype, ["next"]);
-toStringTag(ParamsIterator.prototype, "URLSearchParams Iterator");
+// entries(), keys(), values() and @@iterator: a live pair iterator over the list.
+const ParamsIterator = pairIterator("URLSearchParams", (params) => listOf(params));
