@@ -16,43 +16,15 @@
 // `context.headers`, as the service does for the headers it lets through.
 // GET /ready answers 200 once the worker listens.
 
-import cluster from "node:cluster";
 import http from "node:http";
-import os from "node:os";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { loadFixtureModule } from "../../tests/node/fixture-module.mjs";
-import { KEEP_ALIVE_TIMEOUT_MS, integer, parseArgs } from "./http-common.mjs";
+import { KEEP_ALIVE_TIMEOUT_MS, runCluster } from "./http-common.mjs";
 
-const args = parseArgs(
-  process.argv.slice(2),
-  {
-    port: { default: 3003, parse: integer(0), help: "TCP port (0 = any free port)" },
-    host: { default: "127.0.0.1", help: "address to listen on" },
-    workers: { default: os.availableParallelism(), parse: integer(1), help: "worker processes" },
-  },
-  "fetch-server.mjs --port P [--workers N] [--host ADDR]",
-);
-
-if (cluster.isPrimary) {
-  for (let i = 0; i < args.workers; i++) cluster.fork();
-  let listening = 0;
-  cluster.on("listening", (_worker, address) => {
-    if (++listening === args.workers) process.stdout.write(`ready ${address.port}\n`);
-  });
-  cluster.on("exit", (worker, code) => {
-    process.stderr.write(`fetch-server: worker ${worker.process.pid} exited with ${code}\n`);
-    process.exit(1);
-  });
-  process.on("SIGTERM", () => {
-    for (const worker of Object.values(cluster.workers)) worker.kill("SIGTERM");
-    process.exit(0);
-  });
-} else {
-  await runWorker();
-}
+await runCluster("fetch-server", { defaultPort: 3003 }, runWorker);
 
 function sendError(res, status, code, message) {
   const body = JSON.stringify({ error: { status, code, message } });
@@ -60,7 +32,7 @@ function sendError(res, status, code, message) {
   res.end(body);
 }
 
-async function runWorker() {
+async function runWorker({ port, host }) {
   // The page's own React (the fixtures' node_modules), so the element and
   // the renderer share one React.
   const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../tests/fixtures");
@@ -128,6 +100,6 @@ async function runWorker() {
     });
   });
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.listen(args.port, args.host);
+  server.listen(port, host);
   process.on("SIGTERM", () => server.close(() => process.exit(0)));
 }

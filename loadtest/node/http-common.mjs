@@ -13,8 +13,13 @@
 // of the service (bad_request 400, unknown_component 404, not_found 404,
 // body_too_large 413, render_error / not_a_string 500, overloaded /
 // out_of_memory / not_ready 503 with Retry-After, timeout 504).
+//
+// Also the command line and the cluster primary of the page servers
+// (stream-server.mjs and fetch-server.mjs): runCluster.
 
+import cluster from "node:cluster";
 import http from "node:http";
+import os from "node:os";
 
 export const DEFAULT_MAX_BODY_BYTES = 1_024_000;
 export const DEFAULT_RENDER_TIMEOUT_MS = 5000;
@@ -99,6 +104,46 @@ export function parseServerArgs(argv, { defaultPort, flags, usageLine }) {
     "max-body-bytes": { default: DEFAULT_MAX_BODY_BYTES, parse: integer(1), help: "request body limit" },
   };
   return parseArgs(argv, spec, usageLine);
+}
+
+/**
+ * The command line and the primary of a page server (stream-server.mjs,
+ * fetch-server.mjs), `name` being its file name without `.mjs`:
+ *
+ *   name.mjs --port P [--workers N] [--host ADDR]
+ *
+ * In the primary, forks the workers, prints `ready <port>` once all of them
+ * listen, exits 1 when one exits and, on SIGTERM, stops them and exits 0.
+ * In a worker, runs `runWorker({port, host, workers})`, which makes the
+ * worker listen on port and host.
+ */
+export async function runCluster(name, { defaultPort }, runWorker) {
+  const args = parseArgs(
+    process.argv.slice(2),
+    {
+      port: { default: defaultPort, parse: integer(0), help: "TCP port (0 = any free port)" },
+      host: { default: "127.0.0.1", help: "address to listen on" },
+      workers: { default: os.availableParallelism(), parse: integer(1), help: "worker processes" },
+    },
+    `${name}.mjs --port P [--workers N] [--host ADDR]`,
+  );
+  if (!cluster.isPrimary) {
+    await runWorker(args);
+    return;
+  }
+  for (let i = 0; i < args.workers; i++) cluster.fork();
+  let listening = 0;
+  cluster.on("listening", (_worker, address) => {
+    if (++listening === args.workers) process.stdout.write(`ready ${address.port}\n`);
+  });
+  cluster.on("exit", (worker, code) => {
+    process.stderr.write(`${name}: worker ${worker.process.pid} exited with ${code}\n`);
+    process.exit(1);
+  });
+  process.on("SIGTERM", () => {
+    for (const worker of Object.values(cluster.workers)) worker.kill("SIGTERM");
+    process.exit(0);
+  });
 }
 
 /** Parser for non-negative integer flags. */
