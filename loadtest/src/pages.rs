@@ -18,9 +18,10 @@ pub fn page(name: &str) -> Result<Page, String> {
         "divs" => ("divs", "pages", "Divs", json!({})),
         "app" => ("app", "pages", "App", json!({})),
         "pricelist" => ("pricelist", "intl", "PriceList", price_list()),
+        "stream" => ("stream", "stream", "Stream", streamed()),
         other => {
             return Err(format!(
-                "unknown page {other} (table, divs, app, pricelist)"
+                "unknown page {other} (table, divs, app, pricelist, stream)"
             ))
         }
     };
@@ -36,6 +37,15 @@ pub fn page(name: &str) -> Result<Page, String> {
 /// page or a missing bundle.
 pub fn pages(names: &[String]) -> Result<Vec<Page>, String> {
     names.iter().map(|name| page(name)).collect()
+}
+
+/// The streamed Suspense page with boundaries waiting 20, 50 and 100 ms.
+fn streamed() -> serde_json::Value {
+    let sections: Vec<_> = [("hero", 20), ("catalog", 50), ("reviews", 100)]
+        .iter()
+        .map(|(id, delay)| json!({"id": id, "delay": delay, "rows": 30}))
+        .collect();
+    json!({ "sections": sections })
 }
 
 /// 200 products in four currencies.

@@ -1,39 +1,38 @@
 //! `ssr-bench versions --baseline BINARY`: this build of the service
 //! against another build of it (say, of the last release), over HTTP on the
 //! same pages, in alternating rounds: whether a change made whole-page
-//! renders faster or slower.
+//! renders faster or slower. Throughput on this shared machine varies by
+//! up to 9% between two runs of one build (an A/A run); the CPU time per
+//! render varies less.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 
-use super::harness::{median, write};
-use crate::http::{self, Call};
+use super::harness::write;
+use super::rounds::{measure, median_round, Measured};
+use crate::http::Call;
 use crate::pages::Page;
 use crate::servers::{Kind, Server};
 
-/// Rounds per page; each round measures both builds, in turn.
-const ROUNDS: usize = 3;
+/// Rounds per page; each round measures both builds, the first one of a
+/// round alternating (whichever ran second measured faster).
+const ROUNDS: usize = 4;
 
-/// Requests per second and p99 (us) of one closed-loop run of the build at
-/// `binary` (None: this build) on `page`.
-async fn measure(
+/// One round of the build at `binary` (None: this build) on `page`.
+async fn round(
     binary: Option<&Path>,
     page: &Page,
     workers: usize,
     seconds: Duration,
-) -> Result<(f64, f64), String> {
+) -> Result<Measured, String> {
     let call = Call::render(page.component, &page.props);
     let server = match binary {
         Some(binary) => Server::start_service_from(binary, &page.bundle, workers, &call, &[]).await,
         None => Server::start(Kind::Service, &page.bundle, workers, &call, &[]).await,
     }?;
-    let warmup = Duration::from_secs(1);
-    let calls = Arc::new(vec![call]);
-    let run = http::closed_loop(server.addr, calls, 2 * workers, warmup, seconds, u64::MAX).await?;
-    Ok((run.per_sec, run.p99_us as f64))
+    measure(&server, call, 2 * workers, seconds).await
 }
 
 pub async fn run(
@@ -43,27 +42,35 @@ pub async fn run(
     seconds: Duration,
     out: &Path,
 ) -> Result<(), String> {
-    println!("page         current r/s  baseline r/s  ratio   current p99  baseline p99");
+    println!("page         r/s ratio   p99 current/baseline (us)   cpu ms/render current/baseline");
     let mut rows = Vec::new();
     for page in pages {
         let (mut current, mut base) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            current.push(measure(None, page, workers, seconds).await?);
-            base.push(measure(Some(baseline), page, workers, seconds).await?);
+        for i in 0..ROUNDS {
+            let order = if i % 2 == 0 {
+                [None, Some(baseline)]
+            } else {
+                [Some(baseline), None]
+            };
+            for binary in order {
+                let measured = round(binary, page, workers, seconds).await?;
+                match binary {
+                    None => current.push(measured),
+                    Some(_) => base.push(measured),
+                }
+            }
         }
-        let (mut c_rate, mut c_p99): (Vec<f64>, Vec<f64>) = current.into_iter().unzip();
-        let (mut b_rate, mut b_p99): (Vec<f64>, Vec<f64>) = base.into_iter().unzip();
-        let (c_rate, b_rate) = (median(&mut c_rate), median(&mut b_rate));
-        let (c_p99, b_p99) = (median(&mut c_p99), median(&mut b_p99));
-        let ratio = c_rate / b_rate;
+        let (current, base) = (median_round(current), median_round(base));
+        let ratio = current.load.per_sec / base.load.per_sec;
         println!(
-            "{:<12} {c_rate:>11.0} {b_rate:>13.0} {ratio:>6.3} {c_p99:>12.0} {b_p99:>13.0}",
-            page.name
+            "{:<12} {ratio:>9.3}   {:>8} / {:<8}              {:.3} / {:.3}",
+            page.name,
+            current.load.p99_us,
+            base.load.p99_us,
+            current.cpu_ms_per_render,
+            base.cpu_ms_per_render
         );
-        rows.push(json!({
-            "page": page.name, "currentPerSec": c_rate, "baselinePerSec": b_rate,
-            "ratio": ratio, "currentP99Us": c_p99, "baselineP99Us": b_p99,
-        }));
+        rows.push(json!({"page": page.name, "current": current, "baseline": base, "ratio": ratio}));
     }
     let body = json!({
         "baseline": baseline.display().to_string(), "workers": workers,
