@@ -442,3 +442,29 @@ impl FetchTable {
         self.bodies.remove(&id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowlist_entries_are_bare_http_origins() {
+        let origin = parse_origin("https://api.internal:8443").unwrap();
+        assert_eq!(origin.ascii_serialization(), "https://api.internal:8443");
+        // The default port is the same origin written either way.
+        assert_eq!(
+            parse_origin("http://127.0.0.1:80").unwrap(),
+            parse_origin("http://127.0.0.1").unwrap()
+        );
+        for bad in [
+            "api.internal",
+            "file:///etc",
+            "ftp://files.example",
+            "https://api.example/v1",
+            "https://api.example/?q",
+            "https://user:pw@api.example",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad} must be refused");
+        }
+    }
+}
