@@ -18,7 +18,7 @@ pub fn page(name: &str) -> Result<Page, String> {
         "divs" => ("divs", "pages", "Divs", json!({})),
         "app" => ("app", "pages", "App", json!({})),
         "pricelist" => ("pricelist", "intl", "PriceList", price_list()),
-        "stream" => ("stream", "stream", "Stream", streamed()),
+        "stream" => ("stream", "stream", "Stream", streamed([20, 50, 100])),
         other => {
             return Err(format!(
                 "unknown page {other} (table, divs, app, pricelist, stream)"
@@ -39,10 +39,12 @@ pub fn pages(names: &[String]) -> Result<Vec<Page>, String> {
     names.iter().map(|name| page(name)).collect()
 }
 
-/// The streamed Suspense page with boundaries waiting 20, 50 and 100 ms.
-fn streamed() -> serde_json::Value {
-    let sections: Vec<_> = [("hero", 20), ("catalog", 50), ("reviews", 100)]
+/// Props of the streamed Suspense page (tests/fixtures/src/stream-page.jsx)
+/// whose three boundaries wait `delays` ms for their data.
+pub fn streamed(delays: [u64; 3]) -> serde_json::Value {
+    let sections: Vec<_> = ["hero", "catalog", "reviews"]
         .iter()
+        .zip(delays)
         .map(|(id, delay)| json!({"id": id, "delay": delay, "rows": 30}))
         .collect();
     json!({ "sections": sections })

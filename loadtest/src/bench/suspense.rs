@@ -17,18 +17,9 @@ use super::rounds::{self, measure, median_round, ROUNDS};
 use crate::http::{self, Call};
 use crate::servers::{Kind, Server};
 
-/// The page's props with its boundaries' data arriving after `delays` ms.
-fn props(delays: [u64; 3]) -> String {
-    let sections: Vec<_> = ["hero", "catalog", "reviews"]
-        .iter()
-        .zip(delays)
-        .map(|(id, delay)| json!({"id": id, "delay": delay, "rows": 30}))
-        .collect();
-    json!({ "sections": sections }).to_string()
-}
-
+/// A render of the page with its boundaries' data arriving after `delays` ms.
 fn call(delays: [u64; 3]) -> Call {
-    Call::render("Stream", &props(delays))
+    Call::render("Stream", &crate::pages::streamed(delays).to_string())
 }
 
 const WAITS: [u64; 3] = [20, 50, 100];
