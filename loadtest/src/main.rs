@@ -142,6 +142,7 @@ enum Command {
         /// The other build's `ssr-pool` binary
         #[arg(long)]
         baseline: PathBuf,
+        /// Pages to run (table, divs, app, pricelist, stream)
         #[arg(
             long,
             value_delimiter = ',',

@@ -183,6 +183,18 @@ fn refused(origin: &str) -> String {
     format!("fetch to {origin} refused: the origin is not in the service's fetch allowlist")
 }
 
+/// Why the redirect policy stopped a redirect: its origin is not allowed.
+#[derive(Debug)]
+struct RefusedRedirect(String);
+
+impl std::fmt::Display for RefusedRedirect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "redirect {}", refused(&self.0))
+    }
+}
+
+impl std::error::Error for RefusedRedirect {}
+
 /// Follows a redirect only to an allowed origin, at most [`MAX_REDIRECTS`].
 fn follow_allowed(allow: Arc<Vec<Origin>>) -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(move |attempt| {
@@ -195,7 +207,7 @@ fn follow_allowed(allow: Arc<Vec<Origin>>) -> reqwest::redirect::Policy {
         } else {
             let origin = origin.ascii_serialization();
             tracing::warn!(target: "ssr::fetch", %origin, "redirect refused: origin not allowed");
-            attempt.error(format!("redirect {}", refused(&origin)))
+            attempt.error(RefusedRedirect(origin))
         }
     })
 }
@@ -312,7 +324,7 @@ impl Call {
         while let Some(inner) = cause.source() {
             cause = inner;
         }
-        let outcome = if error.is_redirect() && cause.to_string().contains("refused") {
+        let outcome = if cause.is::<RefusedRedirect>() {
             FetchOutcome::Refused
         } else {
             FetchOutcome::Failed

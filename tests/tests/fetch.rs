@@ -151,6 +151,12 @@ fn refused_origins_and_redirects_reject_with_a_type_error() {
         "ssr_fetches_total{origin=\"refused\",outcome=\"refused\"}",
     );
     assert!(refused >= 1.0, "refused fetches are counted");
+    // The refused redirect counts against the origin that redirected.
+    let redirected = format!(
+        "ssr_fetches_total{{origin=\"{}\",outcome=\"refused\"}}",
+        upstream.origin
+    );
+    assert_eq!(metric(&server, &redirected), 1.0);
 }
 
 #[test]
