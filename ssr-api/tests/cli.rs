@@ -286,6 +286,9 @@ fn impossible_settings_and_unsafe_v8_flags_are_refused_at_start() {
             "max-old-space-size",
         ),
         (&["--v8-flags", "--no-such-flag-at-all"], "unknown V8 flags"),
+        (&["--fetch-allow", "ftp://files.example"], "fetch_allow"),
+        (&["--fetch-allow", "https://api.example/v1"], "fetch_allow"),
+        (&["--fetch-max-requests", "0"], "fetch_max_requests"),
     ];
     for (args, named) in cases {
         let out = bin()
@@ -297,6 +300,24 @@ fn impossible_settings_and_unsafe_v8_flags_are_refused_at_start() {
         assert!(!out.status.success(), "{args:?} started");
         assert!(stderr.contains(named), "{args:?}: {stderr}");
     }
+    // A list in the TOML file reaches the setting as the flag would.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ssr.toml");
+    std::fs::write(
+        &config,
+        "[pool]\nfetch_allow = [\"https://ok.example\", \"ftp://bad\"]\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["serve", "--no-cache", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("\"ftp://bad\""),
+        "{stderr}"
+    );
 }
 
 #[test]
