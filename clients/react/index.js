@@ -45,7 +45,17 @@ function whole(Component) {
 
 // The signal fires at the render's deadline or when the caller leaves; React
 // then ends the stream with the fallbacks of the boundaries still waiting.
+//
+// React reports every boundary an abort leaves unfinished to `onError`,
+// whose default logs it: at a deadline under load that is a log line per
+// boundary for something the service already counts
+// (`aborted_at_deadline`). Errors before the abort are still logged.
 function streamed(Component) {
-  return (props, context) =>
-    renderToReadableStream(createElement(Component, props), { signal: context.signal });
+  return (props, context) => {
+    const { signal } = context;
+    const onError = (error) => {
+      if (!signal.aborted) console.error(error);
+    };
+    return renderToReadableStream(createElement(Component, props), { signal, onError });
+  };
 }

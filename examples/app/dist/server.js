@@ -11899,7 +11899,13 @@ A.finished.finally(function(){document.__reactViewTransition===A&&(document.__re
     return (props) => (0, import_server.renderToString)((0, import_react.createElement)(Component, props));
   }
   function streamed(Component) {
-    return (props, context) => (0, import_server.renderToReadableStream)((0, import_react.createElement)(Component, props), { signal: context.signal });
+    return (props, context) => {
+      const { signal } = context;
+      const onError = (error) => {
+        if (!signal.aborted) console.error(error);
+      };
+      return (0, import_server.renderToReadableStream)((0, import_react.createElement)(Component, props), { signal, onError });
+    };
   }
 
   // src/lib/shop-context.js
