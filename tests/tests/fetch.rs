@@ -262,6 +262,25 @@ fn fetches_open_when_a_render_ends_are_closed_and_leak_nothing() {
 }
 
 #[test]
+fn response_bodies_count_against_the_isolates_buffer_budget() {
+    let upstream = Upstream::start();
+    let config = PoolConfig {
+        // ArrayBuffers get a budget of the heap limit's size.
+        heap_limit_mb: 64,
+        fetch_max_response_bytes: 256 << 20,
+        ..test_config(1)
+    };
+    let server = fetch_server(&upstream, config);
+    let url = upstream.url("/big?bytes=100000000");
+    let big = render_json(&server, "FetchOnce", json!({ "url": url }));
+    assert_eq!(big["error"], "RangeError", "{big}");
+    // The isolate keeps serving.
+    let url = upstream.url("/items?rows=1");
+    let ok = render_json(&server, "FetchOnce", json!({ "url": url }));
+    assert_eq!(ok["status"], 200, "{ok}");
+}
+
+#[test]
 fn a_fetch_flood_is_bounded_by_the_request_limit() {
     let upstream = Upstream::start();
     let config = PoolConfig {
