@@ -39,18 +39,9 @@ function createRender({ settings, counters, exchange, serve, inflight, recover }
 
   // POST /render, retried and guarded: resolves with the server HTML.
   function renderRemote(component, propsJson, options) {
-    const call = callContext(component, options, settings.timeoutMs);
-    const serverTimeoutMs =
-      options.serverTimeoutMs === undefined
-        ? undefined
-        : positiveNumber(options.serverTimeoutMs, undefined, "serverTimeoutMs");
-    return serve(call, async () => {
-      const timeoutMs = serviceTimeoutMs(serverTimeoutMs, call.deadline);
-      const body = `{"component":${JSON.stringify(component)},"props":${propsJson},"timeoutMs":${timeoutMs}}`;
-      const response = await exchange({ method: "POST", path: "/render", body, accept: "text/html" }, call);
-      if (response.status === 200) return response.text;
-      throw httpError(component, response, call.timeoutMs);
-    });
+    return postRender({ settings, serve }, exchange, component, propsJson, options).then(
+      (response) => response.text,
+    );
   }
 
   return render;
@@ -61,6 +52,25 @@ function createRender({ settings, counters, exchange, serve, inflight, recover }
 // most 100 ms before), so a slow render comes back as the service's 504
 // instead of a dropped connection. Computed per attempt: a retry has less
 // time left.
+// POST /render, retried and guarded by `serve`, with the call's deadline
+// passed on to the service. `send` reads the answer (`exchange` whole, or to
+// its first byte); resolves with a 200 response, else rejects with the
+// service's error.
+function postRender({ settings, serve }, send, component, propsJson, options) {
+  const call = callContext(component, options, settings.timeoutMs);
+  const serverTimeoutMs =
+    options.serverTimeoutMs === undefined
+      ? undefined
+      : positiveNumber(options.serverTimeoutMs, undefined, "serverTimeoutMs");
+  return serve(call, async () => {
+    const timeoutMs = serviceTimeoutMs(serverTimeoutMs, call.deadline);
+    const body = `{"component":${JSON.stringify(component)},"props":${propsJson},"timeoutMs":${timeoutMs}}`;
+    const response = await send({ method: "POST", path: "/render", body, accept: "text/html" }, call);
+    if (response.status === 200) return response;
+    throw httpError(component, response, call.timeoutMs);
+  });
+}
+
 function serviceTimeoutMs(requested, deadline) {
   const remaining = deadline - Date.now();
   return Math.ceil(requested ?? Math.max(1, remaining - Math.min(100, remaining / 10)));
@@ -83,4 +93,4 @@ function renderArguments(what, settings, component, props, options) {
   };
 }
 
-module.exports = { createRender, renderArguments, serviceTimeoutMs };
+module.exports = { createRender, postRender, renderArguments };

@@ -6,10 +6,7 @@
 // failure errors the stream.
 
 const { wrapParts } = require("./markup.cjs");
-const { positiveNumber } = require("./options.cjs");
-const { httpError } = require("./responses.cjs");
-const { callContext } = require("./transport.cjs");
-const { renderArguments, serviceTimeoutMs } = require("./render.cjs");
+const { postRender, renderArguments } = require("./render.cjs");
 
 const encoder = new TextEncoder();
 
@@ -54,18 +51,8 @@ function createRenderStream({ settings, counters, exchange, serve, recover, repo
   // POST /render, retried and guarded until its first byte: resolves with
   // what exchange.open resolves with for a 200.
   function openRemote(component, propsJson, options) {
-    const call = callContext(component, options, settings.timeoutMs);
-    const serverTimeoutMs =
-      options.serverTimeoutMs === undefined
-        ? undefined
-        : positiveNumber(options.serverTimeoutMs, undefined, "serverTimeoutMs");
-    return serve(call, async () => {
-      const timeoutMs = serviceTimeoutMs(serverTimeoutMs, call.deadline);
-      const body = `{"component":${JSON.stringify(component)},"props":${propsJson},"timeoutMs":${timeoutMs}}`;
-      const response = await exchange.open({ method: "POST", path: "/render", body, accept: "text/html" }, call);
-      if (response.status === 200) return response;
-      throw httpError(component, response, call.timeoutMs);
-    });
+    const open = (request, call) => exchange.open(request, call);
+    return postRender({ settings, serve }, open, component, propsJson, options);
   }
 
   return renderStream;
