@@ -14,6 +14,21 @@ impl ContentHash {
         Self(Sha256::digest(bytes).into())
     }
 
+    /// Hashes a module bundle: every file's path and bytes, in the order
+    /// given (the entry first), each length-prefixed so that no two
+    /// different bundles hash the same input.
+    pub fn of_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"ssr-pool module bundle\0");
+        for (path, bytes) in files {
+            hasher.update((path.len() as u64).to_le_bytes());
+            hasher.update(path.as_bytes());
+            hasher.update((bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        }
+        Self(hasher.finalize().into())
+    }
+
     /// Wraps a raw digest.
     pub const fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
@@ -77,5 +92,27 @@ mod tests {
         assert_eq!(h.to_string().parse::<ContentHash>().unwrap(), h);
         assert_eq!(h.short(), "ba7816bf8f01");
         assert!("xyz".parse::<ContentHash>().is_err());
+    }
+
+    #[test]
+    fn module_bundles_hash_paths_and_bytes() {
+        let base = ContentHash::of_files([("e.js", &b"a"[..]), ("c.js", b"b")]);
+        assert_ne!(
+            base,
+            ContentHash::of_files([("e.js", &b"a"[..]), ("c.js", b"c")])
+        );
+        assert_ne!(
+            base,
+            ContentHash::of_files([("e.js", &b"a"[..]), ("d.js", b"b")])
+        );
+        assert_ne!(
+            base,
+            ContentHash::of_files([("c.js", &b"b"[..]), ("e.js", b"a")])
+        );
+        assert_ne!(
+            base,
+            ContentHash::of_files([("e.js", &b"ac"[..]), (".js", b"b")])
+        );
+        assert_ne!(base, ContentHash::of(b"a"));
     }
 }

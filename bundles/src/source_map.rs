@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 
 use sourcemap::DecodedMap;
 
+use crate::BundleFile;
+
 /// Where a bundle's map is.
 #[derive(Debug, Clone)]
 enum Location {
@@ -52,32 +54,8 @@ impl SourceMap {
         }
     }
 
-    /// `stack` with every frame in the bundle `name` mapped to its original
-    /// source, position and (where the map has it) function name.
-    pub fn map_stack(&self, name: &str, stack: &str) -> String {
-        let Some(map) = self.map(name) else {
-            return stack.to_owned();
-        };
-        let lines: Vec<&str> = stack.lines().collect();
-        let frames: Vec<Option<Frame>> = lines.iter().map(|l| Frame::parse(l, name)).collect();
-        lines
-            .iter()
-            .enumerate()
-            .map(|(i, line)| match &frames[i] {
-                // Node's rule: a function's original name is the name at
-                // the position its caller called it from.
-                Some(frame) => {
-                    let caller = frames.get(i + 1).and_then(Option::as_ref);
-                    frame
-                        .mapped(map, caller, &self.base)
-                        .unwrap_or_else(|| (*line).to_owned())
-                }
-                None => (*line).to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
+    /// The parsed map; None without one, or when it is broken (logged the
+    /// first time, as the bundle file `name`'s).
     fn map(&self, name: &str) -> Option<&DecodedMap> {
         self.parsed
             .get_or_init(|| {
@@ -93,6 +71,43 @@ impl SourceMap {
             })
             .as_ref()
     }
+}
+
+/// `stack` with every frame in one of `files` that has a map mapped to its
+/// original source, position and (where the map has it) function name.
+pub(crate) fn map_stack(files: &[BundleFile], stack: &str) -> String {
+    let map_of = |frame: &Frame| {
+        let file = files.iter().find(|f| f.name() == frame.file)?;
+        Some((file.source_map.map(file.name())?, &file.source_map.base))
+    };
+    let lines: Vec<&str> = stack.lines().collect();
+    let frames: Vec<Option<(Frame, &DecodedMap, &PathBuf)>> = lines
+        .iter()
+        .map(|line| {
+            let frame = Frame::parse(line)?;
+            let (map, base) = map_of(&frame)?;
+            Some((frame, map, base))
+        })
+        .collect();
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| match &frames[i] {
+            // Node's rule: a function's original name is the name at the
+            // position its caller called it from.
+            Some((frame, map, base)) => {
+                let caller = frames
+                    .get(i + 1)
+                    .and_then(Option::as_ref)
+                    .map(|(frame, map, _)| (frame, *map));
+                frame
+                    .mapped(map, caller, base)
+                    .unwrap_or_else(|| (*line).to_owned())
+            }
+            None => (*line).to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The URL of the last `//# sourceMappingURL=` comment, as bundlers write
@@ -166,11 +181,12 @@ fn read(location: &Location) -> Result<Vec<u8>, String> {
     }
 }
 
-/// One `    at function (file:line:column)` line of a V8 stack whose
-/// position is in the bundle.
+/// One `    at function (file:line:column)` line of a V8 stack.
 struct Frame<'a> {
     /// The line up to and with `at `.
     head: &'a str,
+    /// The resource name of the script or module.
+    file: &'a str,
     /// `render`, `async render`, `new Page`; None for `at file:line:col`.
     function: Option<&'a str>,
     /// Zero-based, as source maps count.
@@ -179,7 +195,7 @@ struct Frame<'a> {
 }
 
 impl<'a> Frame<'a> {
-    fn parse(text: &'a str, bundle: &str) -> Option<Self> {
+    fn parse(text: &'a str) -> Option<Self> {
         let at = text.find("at ")? + 3;
         let (function, location) = match text.rfind(" (") {
             Some(open) if open >= at && text.ends_with(')') => {
@@ -189,18 +205,21 @@ impl<'a> Frame<'a> {
         };
         let (rest, column) = location.rsplit_once(':')?;
         let (file, line) = rest.rsplit_once(':')?;
-        if file != bundle {
-            return None;
-        }
         Some(Self {
             head: &text[..at],
+            file,
             function,
             line: line.parse::<u32>().ok()?.checked_sub(1)?,
             column: column.parse::<u32>().ok()?.checked_sub(1)?,
         })
     }
 
-    fn mapped(&self, map: &DecodedMap, caller: Option<&Frame>, base: &Path) -> Option<String> {
+    fn mapped(
+        &self,
+        map: &DecodedMap,
+        caller: Option<(&Frame, &DecodedMap)>,
+        base: &Path,
+    ) -> Option<String> {
         let token = map.lookup_token(self.line, self.column)?;
         let source = resolve(base, token.get_source()?);
         let (line, column) = (token.get_src_line() + 1, token.get_src_col() + 1);
@@ -214,7 +233,7 @@ impl<'a> Frame<'a> {
             None => ("", function),
         };
         let original = caller
-            .and_then(|c| map.lookup_token(c.line, c.column))
+            .and_then(|(frame, map)| map.lookup_token(frame.line, frame.column))
             .and_then(|t| t.get_name().map(str::to_owned));
         let name = original.as_deref().unwrap_or(own);
         Some(format!("{}{qualifier}{name} ({position})", self.head))
@@ -227,18 +246,16 @@ mod tests {
 
     #[test]
     fn frames_in_the_bundle_are_parsed_with_their_qualifiers() {
-        let frame = Frame::parse(
-            "    at async render (dist/server.js:1:48213)",
-            "dist/server.js",
-        )
-        .expect("a frame of the bundle");
+        let frame = Frame::parse("    at async render (dist/server.js:1:48213)")
+            .expect("a frame of the bundle");
         assert_eq!(frame.head, "    at ");
+        assert_eq!(frame.file, "dist/server.js");
         assert_eq!(frame.function, Some("async render"));
         assert_eq!((frame.line, frame.column), (0, 48212));
-        let bare = Frame::parse("    at dist/server.js:3:4", "dist/server.js").unwrap();
+        let bare = Frame::parse("    at dist/server.js:3:4").unwrap();
         assert_eq!(bare.function, None);
-        assert!(Frame::parse("    at f (other.js:1:2)", "dist/server.js").is_none());
-        assert!(Frame::parse("RangeError: at 1:2", "dist/server.js").is_none());
+        assert_eq!(bare.file, "dist/server.js");
+        assert!(Frame::parse("RangeError: at 1:2").is_none());
     }
 
     #[test]

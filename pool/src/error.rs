@@ -33,6 +33,15 @@ impl JsError {
         }
     }
 
+    /// Where the error was thrown: the top frame of its stack
+    /// (`file:line:column`, or `function (file:line:column)`).
+    pub fn top_frame(&self) -> Option<&str> {
+        let stack = self.stack.as_deref()?;
+        stack
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("at "))
+    }
+
     /// The stack split into lines, as the Hypernova protocol reports it. Falls
     /// back to `name: message` when no stack was captured.
     pub fn stack_lines(&self) -> Vec<String> {
@@ -194,18 +203,37 @@ impl ReplaceReason {
 /// Why the pool could not start.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StartError {
-    #[error("bundle {bundle} threw while loading: {error}")]
+    #[error("bundle {bundle} threw while loading: {error}{}", thrown_at(error))]
     BundleThrew { bundle: String, error: JsError },
     #[error("bundle {bundle} did not finish loading within {timeout:?}")]
     BundleTimeout { bundle: String, timeout: Duration },
     #[error("bundle {bundle} reached the heap limit of {limit_mb} MB while loading (raise heap_limit_mb)")]
     BundleOutOfMemory { bundle: String, limit_mb: usize },
-    #[error("bundle {bundle} has a syntax error: {error}")]
-    Syntax { bundle: String, error: JsError },
+    #[error("bundle {bundle} has a syntax error at {at}: {error}")]
+    Syntax {
+        bundle: String,
+        /// `file:line:column`.
+        at: String,
+        error: JsError,
+    },
     #[error("bundle {bundle} registered no components (call SsrPool.register(name, render))")]
     NoComponents { bundle: String },
+    #[error("bundle {bundle} did not finish loading: its top-level await at {at} never settled (timers and fetch do not run while a bundle loads)")]
+    StalledAwait { bundle: String, at: String },
+    /// The bundle's files could not be read or are refused (size, encoding,
+    /// an import that leads outside the bundle).
+    #[error("{0}")]
+    Bundle(String),
     #[error("cannot start worker thread: {0}")]
     Thread(String),
     #[error("invalid pool configuration: {0}")]
     Config(String),
+}
+
+/// ` (at <top frame>)` when the error has a stack.
+fn thrown_at(error: &JsError) -> String {
+    error
+        .top_frame()
+        .map(|frame| format!(" (at {frame})"))
+        .unwrap_or_default()
 }

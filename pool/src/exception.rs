@@ -108,3 +108,26 @@ pub(crate) fn caught(
         None => JsError::plain(fallback),
     }
 }
+
+/// The start error of a bundle (`bundle`) whose file failed to compile
+/// with `exception`, located at the position V8 gives it.
+pub(crate) fn syntax_error(
+    scope: &mut v8::PinScope,
+    bundle: &str,
+    exception: Option<v8::Local<v8::Value>>,
+) -> crate::error::StartError {
+    let at = exception
+        .and_then(|exception| {
+            let message = v8::Exception::create_message(scope, exception);
+            let file = message.get_script_resource_name(scope)?;
+            let file = file.to_rust_string_lossy(scope);
+            let line = message.get_line_number(scope)?;
+            Some(format!("{file}:{line}:{}", message.get_start_column() + 1))
+        })
+        .unwrap_or_else(|| bundle.to_owned());
+    crate::error::StartError::Syntax {
+        bundle: bundle.to_owned(),
+        at,
+        error: caught(scope, exception, "the bundle could not be compiled"),
+    }
+}

@@ -3,11 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use bundles::Bundle;
+use bundles::{Bundle, BundleFormat};
 
 use crate::config::PoolConfig;
 use crate::error::{JsError, ReplaceReason, StartError};
 use crate::limits::{BufferBudget, HeapGuard, IsolateAllocations, Watchdog};
+use crate::module::{self, ModuleTable};
 use crate::run::{run_bounded, Budget, Outcome, Settle};
 use crate::runtime::{self, RuntimeEntries, RuntimeState};
 use crate::script::{self, CacheOutcome};
@@ -15,6 +16,10 @@ use crate::script::{self, CacheOutcome};
 /// How a bundle was loaded into an isolate.
 #[derive(Debug, Clone)]
 pub struct LoadReport {
+    pub format: BundleFormat,
+    /// Files compiled: 1 for a script, every module of a module bundle.
+    pub files: usize,
+    /// Every file's cache outcome combined: a hit only when all hit.
     pub cache: CacheOutcome,
     /// Time to compile the bundle (with or without the code cache).
     pub compile: Duration,
@@ -43,12 +48,24 @@ pub(crate) struct ContextHandles {
     pub entries: RuntimeEntries,
 }
 
+/// The bundle's compiled code.
+enum Code {
+    Script(v8::Global<v8::UnboundScript>),
+    /// A module is instantiated in one context only. `compiled` holds the
+    /// modules compiled with the isolate, for its first context; later
+    /// (fresh) contexts compile them again, consuming `caches`.
+    Modules {
+        compiled: Option<ModuleTable>,
+        caches: Vec<Option<Vec<u8>>>,
+    },
+}
+
 /// An isolate with the runtime and the bundle loaded, ready to render.
 pub(crate) struct RenderIsolate {
     // Field order is drop order: handles into the isolate go first, then the
     // isolate, then what its callbacks point at (`allocations`).
     pub(crate) handles: Option<ContextHandles>,
-    script: v8::Global<v8::UnboundScript>,
+    code: Code,
     pub(crate) isolate: v8::OwnedIsolate,
     pub(crate) allocations: IsolateAllocations,
     pub(crate) limits: IsolateLimits,
@@ -79,6 +96,7 @@ fn create_isolate(
     let mut isolate = v8::Isolate::new(params);
     isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
     isolate.set_slot(RuntimeState::new(config.max_output_bytes));
+    module::install_callbacks(&mut isolate);
     let heap = HeapGuard::install(&mut isolate, &buffers);
     let watchdog = Watchdog::start(format!("{name}-watchdog"), isolate.thread_safe_handle())
         .map_err(|e| StartError::Thread(e.to_string()))?;
@@ -103,11 +121,11 @@ impl RenderIsolate {
     ) -> Result<(Self, LoadReport), StartError> {
         let (mut isolate, allocations) = create_isolate(name, config)?;
         let started = Instant::now();
-        let (script, cache) = compile(&mut isolate, bundle, cached)?;
+        let (code, cache) = compile(&mut isolate, bundle, cached, config.fresh_context)?;
         let compile = started.elapsed();
         let mut this = Self {
             handles: None,
-            script,
+            code,
             isolate,
             allocations,
             limits: IsolateLimits {
@@ -135,6 +153,8 @@ impl RenderIsolate {
         Ok((
             this,
             LoadReport {
+                format: bundle.format(),
+                files: bundle.files().len(),
                 cache,
                 compile,
                 evaluate,
@@ -164,19 +184,26 @@ impl RenderIsolate {
     }
 
     /// Creates a new context, installs the runtime, runs the bundle's top
-    /// level in it (settling what it queued), and captures the runtime's
-    /// entry points, all under the load deadline.
+    /// level in it (settling what it queued, top-level awaits included),
+    /// and captures the runtime's entry points, all under the load deadline.
     pub(crate) fn instantiate(&mut self) -> Result<(), StartError> {
         let bundle = self.bundle.name().to_owned();
         self.handles = None;
         runtime::state(&mut self.isolate).reset_for_load();
+        if let Code::Modules { compiled, caches } = &mut self.code {
+            let table = match compiled.take() {
+                Some(table) => table,
+                None => compile_modules(&mut self.isolate, &self.bundle, caches)?.0,
+            };
+            self.isolate.set_slot(table);
+        }
         let context = {
             v8::scope!(let hs, &mut self.isolate);
             let context = v8::Context::new(hs, Default::default());
             v8::Global::new(hs, context)
         };
         let budget = Budget::new(Instant::now() + self.limits.load_timeout, Duration::ZERO);
-        let script = &self.script;
+        let code = &self.code;
         let outcome = run_bounded(
             &mut self.isolate,
             &context,
@@ -185,13 +212,27 @@ impl RenderIsolate {
             Settle::Microtasks,
             |scope| {
                 let entries = runtime::install(scope)?;
-                let unbound = v8::Local::new(scope, script);
-                unbound.bind_to_current_context(scope).run(scope)?;
-                Some(entries)
+                let evaluation = match code {
+                    Code::Script(script) => {
+                        let unbound = v8::Local::new(scope, script);
+                        unbound.bind_to_current_context(scope).run(scope)?;
+                        None
+                    }
+                    Code::Modules { .. } => {
+                        let promise = module::evaluate_entry(scope)?;
+                        Some(v8::Global::new(scope, promise))
+                    }
+                };
+                Some((entries, evaluation))
             },
         );
         let entries = match outcome {
-            Outcome::Done(entries) => entries,
+            Outcome::Done((entries, evaluation)) => {
+                if let Some(evaluation) = evaluation {
+                    self.check_evaluated(&context, evaluation)?;
+                }
+                entries
+            }
             Outcome::Threw(error) => {
                 let error = error.mapped(&self.bundle);
                 return Err(StartError::BundleThrew { bundle, error });
@@ -233,6 +274,33 @@ impl RenderIsolate {
             entries,
         });
         Ok(())
+    }
+
+    /// Fails the load when the entry module's evaluation (its top-level
+    /// awaits) rejected, or did not settle once microtasks ran out.
+    fn check_evaluated(
+        &mut self,
+        context: &v8::Global<v8::Context>,
+        evaluation: v8::Global<v8::Promise>,
+    ) -> Result<(), StartError> {
+        let bundle = self.bundle.name().to_owned();
+        v8::scope_with_context!(scope, &mut self.isolate, context);
+        let evaluation = v8::Local::new(scope, evaluation);
+        match evaluation.state() {
+            v8::PromiseState::Fulfilled => Ok(()),
+            v8::PromiseState::Rejected => {
+                let reason = evaluation.result(scope);
+                let error = crate::exception::caught(scope, Some(reason), "the module threw");
+                Err(StartError::BundleThrew {
+                    bundle,
+                    error: error.mapped(&self.bundle),
+                })
+            }
+            v8::PromiseState::Pending => Err(StartError::StalledAwait {
+                bundle,
+                at: module::stalled_await(scope),
+            }),
+        }
     }
 
     /// Ends a render in the isolate in one bounded run: `forget` drops what
@@ -321,32 +389,97 @@ impl RenderIsolate {
     }
 
     /// Serialises the compiled bundle, including every function compiled so
-    /// far (top level and warm-up renders), as V8 code cache.
+    /// far (top level and warm-up renders), as V8 code cache: the script's,
+    /// or every module's framed in one blob.
     pub fn create_code_cache(&mut self) -> Option<Vec<u8>> {
-        v8::scope!(let hs, &mut self.isolate);
-        let script = v8::Local::new(hs, &self.script);
-        script.create_code_cache().map(|data| data.to_vec())
+        match &self.code {
+            Code::Script(script) => {
+                v8::scope!(let hs, &mut self.isolate);
+                let script = v8::Local::new(hs, script);
+                script.create_code_cache().map(|data| data.to_vec())
+            }
+            Code::Modules { .. } => {
+                let modules = self.isolate.get_slot::<ModuleTable>()?.modules().to_vec();
+                let caches = module_caches(&mut self.isolate, &modules)?;
+                let paths = self.bundle.files().iter().map(|f| f.path());
+                Some(module::cache::join(paths.zip(caches).collect()))
+            }
+        }
     }
 }
 
-/// Compiles `bundle` as an unbound script; a syntax error is a start error.
+/// Compiles `bundle`, consuming `cached` (the blob the store had); a syntax
+/// error is a start error. With `keep_caches` (fresh contexts compile the
+/// modules again), the modules' code caches are kept for those compiles.
 fn compile(
     isolate: &mut v8::Isolate,
     bundle: &Bundle,
     cached: Option<&[u8]>,
-) -> Result<(v8::Global<v8::UnboundScript>, CacheOutcome), StartError> {
+    keep_caches: bool,
+) -> Result<(Code, CacheOutcome), StartError> {
+    if bundle.format() == BundleFormat::Module {
+        let split = cached.map(|blob| module::cache::split(bundle, blob));
+        let mut caches = split.clone().flatten().unwrap_or_default();
+        let (table, mut cache) = compile_modules(isolate, bundle, &caches)?;
+        if split.is_some_and(|s| s.is_none()) {
+            // A blob that is not a module bundle's frame.
+            cache = CacheOutcome::Rejected;
+        }
+        if keep_caches && cache != CacheOutcome::Hit {
+            caches = module_caches(isolate, table.modules())
+                .map(|caches| caches.into_iter().map(Some).collect())
+                .unwrap_or_default();
+        }
+        let compiled = Some(table);
+        return Ok((Code::Modules { compiled, caches }, cache));
+    }
     v8::scope!(let hs, isolate);
     let context = v8::Context::new(hs, Default::default());
     let scope = &mut v8::ContextScope::new(hs, context);
     v8::tc_scope!(let tc, scope);
-    match script::compile(tc, bundle, cached) {
-        Some((unbound, cache)) => Ok((v8::Global::new(tc, unbound), cache)),
+    match script::compile_script(tc, bundle.entry(), cached) {
+        Some((unbound, cache)) => Ok((Code::Script(v8::Global::new(tc, unbound)), cache)),
         None => {
             let exception = tc.exception();
-            Err(StartError::Syntax {
-                bundle: bundle.name().to_owned(),
-                error: crate::exception::caught(tc, exception, "bundle could not be compiled"),
-            })
+            Err(crate::exception::syntax_error(tc, bundle.name(), exception))
         }
     }
+}
+
+/// Compiles every module of `bundle`; a syntax error is a start error
+/// naming the file.
+fn compile_modules(
+    isolate: &mut v8::Isolate,
+    bundle: &Bundle,
+    caches: &[Option<Vec<u8>>],
+) -> Result<(ModuleTable, CacheOutcome), StartError> {
+    v8::scope!(let hs, isolate);
+    let context = v8::Context::new(hs, Default::default());
+    let scope = &mut v8::ContextScope::new(hs, context);
+    v8::tc_scope!(let tc, scope);
+    match module::compile(tc, bundle, caches) {
+        Some(compiled) => Ok(compiled),
+        None => {
+            let exception = tc.exception();
+            Err(crate::exception::syntax_error(tc, bundle.name(), exception))
+        }
+    }
+}
+
+/// The code cache of each of `modules`, in order.
+fn module_caches(
+    isolate: &mut v8::Isolate,
+    modules: &[v8::Global<v8::Module>],
+) -> Option<Vec<Vec<u8>>> {
+    v8::scope!(let hs, isolate);
+    let context = v8::Context::new(hs, Default::default());
+    let hs = &mut v8::ContextScope::new(hs, context);
+    modules
+        .iter()
+        .map(|module| {
+            let module = v8::Local::new(hs, module);
+            let unbound = module.get_unbound_module_script(hs);
+            unbound.create_code_cache().map(|data| data.to_vec())
+        })
+        .collect()
 }

@@ -34,6 +34,7 @@ pub struct Metrics {
     fetches: IntCounterVec,
     fetch_bytes: IntCounterVec,
     fetch_duration: HistogramVec,
+    bundle_info: IntGaugeVec,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -44,6 +45,15 @@ fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registr
 }
 
 impl Metrics {
+    /// Records which bundle is served (`ssr_bundle_info`).
+    pub fn bundle_served(&self, bundle: &bundles::Bundle) {
+        let hash = bundle.hash().to_string();
+        let files = bundle.files().len().to_string();
+        self.bundle_info
+            .with_label_values(&[hash.as_str(), bundle.format().as_str(), files.as_str()])
+            .set(1);
+    }
+
     pub fn new() -> Self {
         let registry = Registry::new_custom(Some("ssr".into()), None).expect("valid prefix");
         let r = &registry;
@@ -116,6 +126,17 @@ impl Metrics {
                 IntCounterVec::new(
                     Opts::new("isolate_restarts_total", "Isolates replaced, by reason"),
                     &["reason"],
+                )
+                .unwrap(),
+            ),
+            bundle_info: register(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "bundle_info",
+                        "The bundle served: its sha256, format (script or module) and number of files",
+                    ),
+                    &["bundle", "format", "files"],
                 )
                 .unwrap(),
             ),

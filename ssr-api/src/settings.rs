@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use clap::{Args, Command, FromArgMatches};
 
+use bundles::BundleFormat;
 use pool::PoolConfig;
 
 const D: PoolConfig = PoolConfig::DEFAULT;
@@ -26,6 +27,9 @@ pub struct PoolArgs {
     /// Server bundle to load [default: the embedded example app]
     #[arg(long, env = "SSR_POOL_BUNDLE", value_name = "FILE")]
     pub bundle: Option<PathBuf>,
+    /// How to compile the bundle: a classic script or an ES module (auto: `.mjs` is a module, else a file that only parses as a module)
+    #[arg(long, env = "SSR_POOL_BUNDLE_FORMAT", value_enum, default_value_t = FormatArg::Auto)]
+    pub bundle_format: FormatArg,
     /// Sample renders (JSON array of {component, props}) used for warm-up
     #[arg(long, env = "SSR_POOL_SAMPLES", value_name = "FILE")]
     pub samples: Option<PathBuf>,
@@ -136,6 +140,24 @@ pub struct HttpArgs {
     pub fetch_forward_headers: Vec<String>,
 }
 
+/// `--bundle-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Auto,
+    Script,
+    Module,
+}
+
+impl FormatArg {
+    fn format(self) -> Option<BundleFormat> {
+        match self {
+            FormatArg::Auto => None,
+            FormatArg::Script => Some(BundleFormat::Script),
+            FormatArg::Module => Some(BundleFormat::Module),
+        }
+    }
+}
+
 const fn millis(d: Duration) -> u64 {
     d.as_millis() as u64
 }
@@ -145,6 +167,8 @@ const fn millis(d: Duration) -> u64 {
 pub struct ServiceConfig {
     /// The server bundle; None serves the embedded example.
     pub bundle: Option<PathBuf>,
+    /// The bundle's format; None detects it.
+    pub bundle_format: Option<BundleFormat>,
     /// Warm-up samples; None uses the example's (with the example bundle)
     /// or every component with `{}`.
     pub samples: Option<PathBuf>,
@@ -234,6 +258,7 @@ impl PoolArgs {
         let http = http.cloned().unwrap_or_else(defaults::<HttpArgs>);
         ServiceConfig {
             bundle: self.bundle.clone(),
+            bundle_format: self.bundle_format.format(),
             samples: self.samples.clone(),
             cache_dir: self.cache_dir(),
             pool: self.pool_config(),

@@ -19,7 +19,13 @@ use crate::settings::ServiceConfig;
 /// The bundle the configuration names, or the embedded example.
 pub fn load_bundle(config: &ServiceConfig) -> Result<Bundle, String> {
     match &config.bundle {
-        Some(path) => Bundle::from_file(path, DEFAULT_MAX_BUNDLE_BYTES).map_err(|e| e.to_string()),
+        Some(path) => pool::open_bundle(
+            path,
+            config.bundle_format,
+            DEFAULT_MAX_BUNDLE_BYTES,
+            &config.v8_flags,
+        )
+        .map_err(|e| e.to_string()),
         None => example::bundle().map_err(|e| e.to_string()),
     }
 }
@@ -125,13 +131,17 @@ impl Application {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let metrics = Arc::new(Metrics::new());
         let pool = build_pool(&config, metrics.clone(), CacheAccess::ReadWrite)?;
+        let bundle = pool.bundle();
         tracing::info!(
             address = %addr,
-            bundle = pool.bundle().name(),
-            hash = %pool.bundle().hash().short(),
+            bundle = bundle.name(),
+            hash = %bundle.hash().short(),
+            format = bundle.format().as_str(),
+            files = bundle.files().len(),
             workers = pool.workers(),
             "serving"
         );
+        metrics.bundle_served(bundle);
         let state = AppState {
             pool: pool.clone(),
             metrics,
@@ -208,6 +218,8 @@ async fn report_readiness(pool: RenderPool, server: ServerHandle, failed: Arc<At
             if let Some(load) = pool.status().first_load {
                 tracing::info!(
                     components = load.components.len(),
+                    format = load.format.as_str(),
+                    files = load.files,
                     code_cache = load.cache.as_str(),
                     compile_ms = load.compile.as_secs_f64() * 1e3,
                     "all workers warm; ready"

@@ -48,8 +48,10 @@ pub async fn run(mut config: ServiceConfig) -> Result<(), String> {
     let samples = startup::load_samples(&config)?;
     let given_samples = !samples.is_empty();
     eprintln!(
-        "warming {} ({} bytes, sha256 {})",
+        "warming {} ({}, {} file(s), {} bytes, sha256 {})",
         bundle.name(),
+        bundle.format(),
+        bundle.files().len(),
         bundle.len(),
         bundle.hash()
     );
@@ -90,6 +92,11 @@ pub async fn run(mut config: ServiceConfig) -> Result<(), String> {
     println!("file         {}", path.display());
     println!("cache size   {size} bytes");
     println!("samples      {} rendered ok", samples.len());
+    // The reload failed unless every file's cache was a hit.
+    println!(
+        "format       {}, {} file(s) cached",
+        warm.format, warm.files
+    );
     println!(
         "compile      cold {}  cached {}",
         ms(cold.compile),

@@ -64,6 +64,74 @@ fn render_reports_js_errors_and_bad_input_with_a_non_zero_exit() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("props are not valid JSON"));
 }
 
+/// A file of the repository (fixtures are built by `tests/setup.sh`).
+fn repo_file(path: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+    assert!(
+        path.exists(),
+        "{} is missing: run tests/setup.sh",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn render_and_warm_take_an_es_module_bundle_with_its_chunks() {
+    let props = format!("@{}", repo_file("examples/app/props/home.json").display());
+    let render = |bundle: Option<&Path>| {
+        let mut cmd = bin();
+        cmd.args(["render", "--no-cache", "--workers", "1"]);
+        cmd.args(["--component", "Home", "--props", &props]);
+        if let Some(bundle) = bundle {
+            cmd.arg("--bundle").arg(bundle);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let vite = repo_file("tests/fixtures/build/example-vite/server.js");
+    let html = render(Some(&vite));
+    assert!(html.starts_with("<div class=\"page\">"), "{html}");
+    assert!(
+        html == render(None),
+        "the Vite build renders as the example"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["warm", "--cache-dir"])
+        .arg(dir.path())
+        .arg("--bundle")
+        .arg(&vite)
+        .arg("--samples")
+        .arg(repo_file("examples/app/samples.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("format       module, 2 file(s) cached"),
+        "{stdout}"
+    );
+
+    let refused = bin()
+        .args(["render", "--no-cache", "--component", "Page", "--bundle"])
+        .arg(repo_file("tests/fixtures/modules/bare/entry.mjs"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("imports \"react\": a bare specifier"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn warm_writes_a_cache_that_render_then_hits() {
     let dir = tempfile::tempdir().unwrap();

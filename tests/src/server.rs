@@ -53,6 +53,7 @@ impl ServerSetup {
     pub fn service_config(&self, bundle: PathBuf, cache_dir: PathBuf) -> ServiceConfig {
         ServiceConfig {
             bundle: Some(bundle),
+            bundle_format: None,
             samples: None,
             cache_dir: Some(cache_dir),
             pool: self.config.clone(),

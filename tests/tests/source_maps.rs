@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use e2e::server::{post, ServerSetup, TestServer};
-use e2e::{fixture_path, repo_root, test_config};
+use e2e::{existing, fixture_path, repo_root, test_config};
 use serde_json::json;
 
 /// The stack the render's error response carries (`--debug-errors`).
@@ -72,6 +72,27 @@ fn stacks_of_a_mapped_bundle_name_the_original_sources_as_node_does() {
         );
         assert_eq!(own_frames(&stack), expected, "{name}: {stack}");
     }
+}
+
+#[test]
+fn stacks_of_a_mapped_module_bundle_name_the_original_sources_as_node_does() {
+    let bundle = existing(
+        repo_root().join("tests/fixtures/build/mapped-esm/server.mjs"),
+        "run tests/setup.sh",
+    )
+    .unwrap();
+    let expected = own_frames(&node_stack(&bundle));
+    assert_eq!(
+        expected.len(),
+        2,
+        "Node maps the module's frames: {expected:?}"
+    );
+    let stack = stack_of(&bundle);
+    assert!(
+        stack.starts_with("RangeError: negative price -1"),
+        "{stack}"
+    );
+    assert_eq!(own_frames(&stack), expected, "{stack}");
 }
 
 #[test]

@@ -69,15 +69,10 @@ fn streamed_html_is_nodes_byte_for_byte_in_every_mode() {
     );
 }
 
+/// The example app's streamed page, from its script build and from its ES
+/// module builds (esbuild, and Vite's entry with a chunk).
 #[test]
 fn the_example_apps_streamed_page_is_nodes_byte_for_byte() {
-    let server = TestServer::start(
-        repo_root().join("examples/app/dist/server.js"),
-        ServerSetup {
-            config: test_config(1),
-            ..ServerSetup::default()
-        },
-    );
     let file = repo_root().join("examples/app/props/product-streamed.json");
     let mut props: serde_json::Value =
         serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
@@ -93,20 +88,34 @@ fn the_example_apps_streamed_page_is_nodes_byte_for_byte() {
         ],
     )
     .unwrap();
-    let streamed = stream(
-        &server,
-        &json!({"component": "ProductStreamed", "props": props}),
-    );
-    assert_eq!(streamed.status, 200);
-    assert!(streamed.complete);
-    assert!(
-        streamed.chunks.len() > 1,
-        "the reviews come after the shell"
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&streamed.body()),
-        String::from_utf8_lossy(&expected)
-    );
+    for bundle in [
+        "examples/app/dist/server.js",
+        "tests/fixtures/build/example-esm/server.mjs",
+        "tests/fixtures/build/example-vite/server.js",
+    ] {
+        let server = TestServer::start(
+            repo_root().join(bundle),
+            ServerSetup {
+                config: test_config(1),
+                ..ServerSetup::default()
+            },
+        );
+        let streamed = stream(
+            &server,
+            &json!({"component": "ProductStreamed", "props": props}),
+        );
+        assert_eq!(streamed.status, 200, "{bundle}");
+        assert!(streamed.complete, "{bundle}");
+        assert!(
+            streamed.chunks.len() > 1,
+            "{bundle}: the reviews come after the shell"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&streamed.body()),
+            String::from_utf8_lossy(&expected),
+            "{bundle}"
+        );
+    }
 }
 
 #[test]
