@@ -165,6 +165,19 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         runs: usize,
     },
+    /// The example app as IIFE script vs esbuild ES module vs Vite SSR
+    /// build: load cold and cached, first render, steady renders/s
+    Formats {
+        /// Fresh isolates measured per load mode
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Alternating throughput rounds
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Workers [default: available parallelism]
+        #[arg(long)]
+        workers: Option<usize>,
+    },
 }
 
 /// The allocator the service binary uses, so pools measured in this process
@@ -253,6 +266,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             component,
             runs,
         } => bench::code_cache::run(&cli.v8_flags, bundle, component, runs, out).await,
+        Command::Formats {
+            runs,
+            rounds,
+            workers,
+        } => bench::formats::run(&cli.v8_flags, runs, rounds, seconds, workers, out).await,
     }
 }
 

@@ -16,9 +16,9 @@ const PROPS: &str = "{}";
 /// An in-memory code cache: hands out `bytes` when set, captures what the
 /// pool produces.
 #[derive(Default)]
-struct MemoryStore {
-    bytes: Mutex<Option<Vec<u8>>>,
-    serve: bool,
+pub(super) struct MemoryStore {
+    pub bytes: Mutex<Option<Vec<u8>>>,
+    pub serve: bool,
 }
 
 impl CodeCacheStore for MemoryStore {
@@ -35,10 +35,10 @@ impl CodeCacheStore for MemoryStore {
 }
 
 /// Median compile, evaluate and first render of one mode, in ms.
-struct Load {
-    compile: f64,
-    evaluate: f64,
-    first: f64,
+pub(super) struct Load {
+    pub compile: f64,
+    pub evaluate: f64,
+    pub first: f64,
 }
 
 pub async fn run(
@@ -101,7 +101,11 @@ pub async fn run(
 
 /// Produces the code cache after a warm-up, as `warm` does, and measures
 /// the steady state: the median of many renders in the warm isolate (ms).
-async fn produce(bundle: &Bundle, flags: &str, component: &str) -> Result<(Vec<u8>, f64), String> {
+pub(super) async fn produce(
+    bundle: &Bundle,
+    flags: &str,
+    component: &str,
+) -> Result<(Vec<u8>, f64), String> {
     let producer = Arc::new(MemoryStore::default());
     let builder = RenderPool::builder(bundle.clone())
         .v8_flags(flags)
@@ -134,7 +138,7 @@ async fn produce(bundle: &Bundle, flags: &str, component: &str) -> Result<(Vec<u
 /// Loads `bundle` in `runs` fresh one-worker pools without warm-up (with
 /// `store` as their code cache, which must then be accepted) and renders
 /// `component` once in each.
-async fn loads(
+pub(super) async fn loads(
     bundle: &Bundle,
     store: Option<Arc<dyn CodeCacheStore>>,
     component: &str,

@@ -29,8 +29,16 @@ pub fn config(workers: usize) -> PoolConfig {
     }
 }
 
+/// Reads a bundle as the service does (a script, or an ES module with its
+/// chunks).
 pub fn load(path: &Path) -> Result<Bundle, String> {
-    Bundle::from_file(path, DEFAULT_MAX_BUNDLE_BYTES).map_err(|e| e.to_string())
+    pool::open_bundle(
+        path,
+        None,
+        DEFAULT_MAX_BUNDLE_BYTES,
+        pool::platform::DEFAULT_V8_FLAGS,
+    )
+    .map_err(|e| e.to_string())
 }
 
 pub fn sample(component: &str, props: &str) -> Sample {

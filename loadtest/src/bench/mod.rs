@@ -3,6 +3,7 @@
 
 pub mod code_cache;
 pub mod fetch;
+pub mod formats;
 pub mod fresh_context;
 mod harness;
 pub mod hostile;
