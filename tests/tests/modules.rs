@@ -174,6 +174,8 @@ fn top_level_await_import_meta_and_import_behave_as_in_node() {
         Job::new("Features", json!({"name": "Ada"})),
         Job::new("OnDemand", json!({"name": "Ada"})),
         Job::new("OnDemand", json!({"name": "Grace"})),
+        Job::new("Cycle", json!({})),
+        Job::new("ImportThrows", json!({})),
     ];
     let expected = node_module_html(&entry, &jobs);
     assert!(expected[0].contains("/modules/features/lib/greet.js"));
@@ -193,6 +195,12 @@ fn top_level_await_import_meta_and_import_behave_as_in_node() {
         let job = Job::new("ImportRefused", json!({ "specifier": specifier }));
         assert_eq!(served_html(&server, &job), result, "{specifier}");
     }
+    // A chunk whose top-level await never settles fails that render only.
+    let body = json!({"component": "ImportNeverSettles", "props": {}}).to_string();
+    let reply = post(&server.url("/render"), &body, None);
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert!(reply.body.contains("never settles"), "{}", reply.body);
+    assert_eq!(&served_html(&server, &jobs[0]), &expected[0]);
     assert_eq!(metric(&server, "ssr_isolate_restarts_total"), 0.0);
 }
 
@@ -290,7 +298,15 @@ fn the_identity_of_a_module_bundle_is_every_file_it_is_made_of() {
     paths.sort();
     assert_eq!(
         paths,
-        ["lib/greet.js", "pages/on-demand.js", "settings.js"],
+        [
+            "cycle/a.js",
+            "cycle/b.js",
+            "lib/greet.js",
+            "never-settles.js",
+            "pages/on-demand.js",
+            "settings.js",
+            "throws-when-imported.js"
+        ],
         "static and import() chunks, not unused.js"
     );
 
