@@ -157,6 +157,20 @@ pub async fn start_pool(bundle: Bundle, config: PoolConfig) -> RenderPool {
     pool
 }
 
+/// Runs `ssr-pool warm` on `config` (which names a cache directory), then
+/// starts a pool from that cache as `serve` would, ready.
+pub async fn warm_then_start(config: &ssr_api::settings::ServiceConfig) -> RenderPool {
+    ssr_api::warm::run(config.clone()).await.expect("warm succeeds");
+    let pool = ssr_api::startup::build_pool(
+        config,
+        std::sync::Arc::new(pool::NoopObserver),
+        ssr_api::startup::CacheAccess::ReadWrite,
+    )
+    .expect("the pool starts");
+    pool.wait_ready().await.expect("the pool becomes ready");
+    pool
+}
+
 /// A free loopback TCP port: bound to port 0, then released for the caller
 /// to listen on.
 pub fn free_port() -> u16 {

@@ -145,14 +145,7 @@ async fn warm_build_step_makes_the_next_pool_start_warm() {
         cache_dir: Some(dir.path().to_path_buf()),
         ..ssr_api::settings::ServiceConfig::example()
     };
-    ssr_api::warm::run(config.clone()).await.unwrap();
-    let pool = ssr_api::startup::build_pool(
-        &config,
-        Arc::new(pool::NoopObserver),
-        ssr_api::startup::CacheAccess::ReadWrite,
-    )
-    .unwrap();
-    pool.wait_ready().await.unwrap();
+    let pool = e2e::warm_then_start(&config).await;
     assert_eq!(pool.status().first_load.unwrap().cache, CacheOutcome::Hit);
     let html = pool
         .render(RenderRequest::new(

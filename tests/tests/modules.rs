@@ -6,7 +6,6 @@
 //! identity covers every file it is made of.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use bundles::{BundleFormat, DEFAULT_MAX_BUNDLE_BYTES};
 use e2e::server::{metric, post, ServerSetup, TestServer};
@@ -142,14 +141,7 @@ async fn warm_caches_every_module_and_the_next_start_hits_for_all() {
             cache_dir: Some(dir.path().to_path_buf()),
             ..ssr_api::settings::ServiceConfig::example()
         };
-        ssr_api::warm::run(config.clone()).await.unwrap();
-        let pool = ssr_api::startup::build_pool(
-            &config,
-            Arc::new(pool::NoopObserver),
-            ssr_api::startup::CacheAccess::ReadWrite,
-        )
-        .unwrap();
-        pool.wait_ready().await.unwrap();
+        let pool = e2e::warm_then_start(&config).await;
         let load = pool.status().first_load.unwrap();
         assert_eq!(load.format, BundleFormat::Module, "{label}");
         assert_eq!(load.files, pool.bundle().files().len(), "{label}");
