@@ -160,7 +160,9 @@ pub async fn start_pool(bundle: Bundle, config: PoolConfig) -> RenderPool {
 /// Runs `ssr-pool warm` on `config` (which names a cache directory), then
 /// starts a pool from that cache as `serve` would, ready.
 pub async fn warm_then_start(config: &ssr_api::settings::ServiceConfig) -> RenderPool {
-    ssr_api::warm::run(config.clone()).await.expect("warm succeeds");
+    ssr_api::warm::run(config.clone())
+        .await
+        .expect("warm succeeds");
     let pool = ssr_api::startup::build_pool(
         config,
         std::sync::Arc::new(pool::NoopObserver),

@@ -1,5 +1,6 @@
-//! ES module bundles: the example app built three ways (esbuild's IIFE,
-//! esbuild's ES module, Vite's SSR build of an entry and a chunk) renders
+//! ES module bundles: the example app built four ways (esbuild's IIFE,
+//! esbuild's ES module, Vite's SSR build and Rollup's ES module output, both
+//! an entry and a chunk) renders
 //! Node's HTML byte for byte, served and after `warm` (with a code cache hit
 //! for every module); imports resolve only inside the bundle; top-level
 //! await, `import.meta.url` and `import()` behave as in Node; the bundle's
@@ -23,6 +24,7 @@ fn example_builds() -> Vec<(&'static str, PathBuf)> {
         ),
         ("esbuild esm", build.join("example-esm/server.mjs")),
         ("vite ssr", build.join("example-vite/server.js")),
+        ("rollup esm", build.join("example-rollup/server.js")),
     ]
     .into_iter()
     .map(|(label, path)| (label, existing(path, "run tests/setup.sh").unwrap()))
@@ -93,7 +95,7 @@ fn open(path: &Path) -> bundles::Bundle {
 }
 
 #[test]
-fn the_example_app_serves_nodes_html_from_all_three_builds() {
+fn the_example_app_serves_nodes_html_from_every_build() {
     let jobs = example_jobs();
     let builds = example_builds();
     let reference = node_html(&builds[0].1, &jobs);
@@ -104,11 +106,13 @@ fn the_example_app_serves_nodes_html_from_all_three_builds() {
             "{label}: Node renders the module build as the script"
         );
     }
-    let vite = open(&builds[2].1);
-    assert_eq!(vite.format(), BundleFormat::Module, "detected by parsing");
-    let files: Vec<&str> = vite.files().iter().map(|f| f.path()).collect();
-    assert_eq!(files.len(), 2, "{files:?}");
-    assert!(files[1].starts_with("assets/vendor-"), "{files:?}");
+    for (build, chunk) in [(&builds[2].1, "assets/vendor-"), (&builds[3].1, "vendor-")] {
+        let bundle = open(build);
+        assert_eq!(bundle.format(), BundleFormat::Module, "detected by parsing");
+        let files: Vec<&str> = bundle.files().iter().map(|f| f.path()).collect();
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert!(files[1].starts_with(chunk), "{files:?}");
+    }
 
     for (label, bundle) in builds {
         let server = TestServer::start(bundle, ServerSetup::default());
