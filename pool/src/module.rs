@@ -136,7 +136,7 @@ fn resolve<'s>(
     match find(scope, Some(referrer), &specifier) {
         Ok((module, _)) => Some(v8::Local::new(scope, module)),
         Err(message) => {
-            throw_type_error(scope, &message);
+            crate::runtime::throw_type_error(scope, &message);
             None
         }
     }
@@ -149,15 +149,16 @@ fn find(
     referrer: Option<v8::Local<v8::Module>>,
     specifier: &str,
 ) -> Result<(v8::Global<v8::Module>, usize), String> {
-    let no_modules = || {
-        format!("cannot import \"{specifier}\": this bundle is a classic script, and only module bundles import their files")
-    };
+    // The table leaves its slot while in use: looking modules up needs the
+    // scope, which also owns the slot.
     let Some(table) = scope.remove_slot::<ModuleTable>() else {
-        return Err(no_modules());
+        return Err(format!("cannot import \"{specifier}\": this bundle is a classic script, and only module bundles import their files"));
     };
     let found = (|| {
         let referrer = referrer.and_then(|module| table.index_of(scope, module));
-        let referrer = referrer.ok_or_else(no_modules)?;
+        let referrer = referrer.ok_or_else(|| {
+            format!("cannot import \"{specifier}\": only the bundle's own modules import its files")
+        })?;
         let index = table
             .resolve(referrer, specifier)
             .map_err(|refused| refused.to_string())?;
@@ -267,13 +268,6 @@ fn link_and_evaluate(
     .build(scope);
     if let Some(settled) = to_namespace.and_then(|f| evaluated.then(scope, f)) {
         rv.set(settled.into());
-    }
-}
-
-fn throw_type_error(scope: &mut v8::PinScope, message: &str) {
-    if let Some(message) = v8::String::new(scope, message) {
-        let error = v8::Exception::type_error(scope, message);
-        scope.throw_exception(error);
     }
 }
 

@@ -44,16 +44,19 @@ pub fn open_bundle(
     }
 }
 
-/// A small isolate that only parses.
+/// An isolate that only parses, created when first needed.
 struct Parser {
-    isolate: v8::OwnedIsolate,
+    isolate: Option<v8::OwnedIsolate>,
 }
 
 impl Parser {
     fn new() -> Self {
-        Self {
-            isolate: v8::Isolate::new(Default::default()),
-        }
+        Self { isolate: None }
+    }
+
+    fn isolate(&mut self) -> &mut v8::OwnedIsolate {
+        self.isolate
+            .get_or_insert_with(|| v8::Isolate::new(Default::default()))
     }
 
     fn detect(&mut self, path: &Path, bytes: &[u8]) -> BundleFormat {
@@ -63,7 +66,7 @@ impl Parser {
             _ => {}
         }
         let source = String::from_utf8_lossy(bytes);
-        v8::scope!(let hs, &mut self.isolate);
+        v8::scope!(let hs, self.isolate());
         let context = v8::Context::new(hs, Default::default());
         let scope = &mut v8::ContextScope::new(hs, context);
         v8::tc_scope!(let tc, scope);
@@ -173,7 +176,7 @@ impl Parser {
             .into_iter()
             .map(str::to_owned)
             .collect();
-        v8::scope!(let hs, &mut self.isolate);
+        v8::scope!(let hs, self.isolate());
         let context = v8::Context::new(hs, Default::default());
         let scope = &mut v8::ContextScope::new(hs, context);
         v8::tc_scope!(let tc, scope);
