@@ -592,6 +592,13 @@ impl<'a> EventLoop<'a> {
     /// be replaced. A stream that ended well is marked complete.
     fn end(&mut self, id: RenderId, outcome: RenderOutcome) -> Option<Render> {
         let mut render = self.renders.remove(&id)?;
+        if self.counted {
+            // Warm-up renders are not requests. Counted before the stream
+            // completes: a caller that saw its end finds it in the metrics.
+            self.shared
+                .observer
+                .render_finished(self.worker, outcome, render.started.elapsed());
+        }
         if outcome == RenderOutcome::Ok || outcome == RenderOutcome::AbortedAtDeadline {
             if let Some(sink) = render.sink.take() {
                 sink.complete();
@@ -605,12 +612,6 @@ impl<'a> EventLoop<'a> {
         let timers = state.timers.drop_owner(id);
         let fetches = state.fetches.drop_owner(id);
         state.forget(id);
-        if self.counted {
-            // Warm-up renders are not requests.
-            self.shared
-                .observer
-                .render_finished(self.worker, outcome, render.started.elapsed());
-        }
         self.isolate
             .end_render(&render.component, |scope, handles| {
                 render::forget(scope, handles, id, &timers, &fetches)
