@@ -64,6 +64,9 @@ pub enum RenderError {
     /// No component of that name is registered by the bundle.
     #[error("Component \"{0}\" not registered")]
     UnknownComponent(String),
+    /// The request named a bundle the pool does not serve.
+    #[error("bundle {0} is not served here")]
+    UnknownBundle(bundles::ContentHash),
     /// The component threw, or its promise rejected.
     #[error("render threw {0}")]
     Js(JsError),
@@ -105,6 +108,7 @@ pub enum RenderError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     UnknownComponent,
+    UnknownBundle,
     Js,
     InvalidProps,
     Timeout,
@@ -120,8 +124,9 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order (for tables that must cover them all).
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::UnknownComponent,
+        ErrorKind::UnknownBundle,
         ErrorKind::Js,
         ErrorKind::InvalidProps,
         ErrorKind::Timeout,
@@ -140,6 +145,7 @@ impl RenderError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             RenderError::UnknownComponent(_) => ErrorKind::UnknownComponent,
+            RenderError::UnknownBundle(_) => ErrorKind::UnknownBundle,
             RenderError::Js(_) => ErrorKind::Js,
             RenderError::InvalidProps(_) => ErrorKind::InvalidProps,
             RenderError::Timeout(_) => ErrorKind::Timeout,

@@ -25,7 +25,7 @@ use crate::worker::{JobClaim, Shared};
 use crate::RenderId;
 
 /// Why the loop woke up.
-enum Wake {
+pub(crate) enum Wake {
     Job(crate::worker::Job),
     /// The job queue closed.
     Closed,
@@ -466,7 +466,7 @@ impl<'a> EventLoop<'a> {
                 render::fire_timer(scope, handles, timer, owner)
             });
             if let Outcome::Threw(error) = fired {
-                let error = error.mapped(&self.shared.bundle);
+                let error = error.mapped(self.isolate.bundle());
                 // Like a browser, an exception in a timer is reported and
                 // does not stop the event loop.
                 tracing::warn!(target: "ssr::console", %error, "uncaught exception in a timer callback");
@@ -501,13 +501,49 @@ impl<'a> EventLoop<'a> {
     }
 
     /// When the loop must wake up at the latest: the next timer or deadline.
-    fn next_due(&mut self) -> Option<Instant> {
+    pub fn next_due(&mut self) -> Option<Instant> {
         let grace = self.isolate.limits.grace;
         let timer = runtime::state(&mut self.isolate.isolate).timers.next_due();
         let deadline = self.renders.values().map(|r| r.due(grace)).min();
         match (timer, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// What is ready without waiting: a wake-up handed out before, or a
+    /// timer or deadline that is due.
+    pub fn ready_wake(&mut self) -> Option<Wake> {
+        if let Some(woken) = self.woken.pop_front() {
+            return Some(woken);
+        }
+        let now = Instant::now();
+        self.next_due().filter(|due| *due <= now).map(|_| Wake::Due)
+    }
+
+    /// Resolves with the next wake-up of a render, or a job from `jobs`
+    /// (when `take_jobs`); pends when there can be neither. Cancel-safe:
+    /// dropped before it resolves, it loses nothing.
+    pub async fn next_wake(
+        &mut self,
+        jobs: &async_channel::Receiver<crate::worker::Job>,
+        take_jobs: bool,
+    ) -> Wake {
+        let wakers = &mut self.wakers;
+        loop {
+            tokio::select! {
+                biased;
+                Some(woken) = wakers.next(), if !wakers.is_empty() => match woken {
+                    Some(wake) => return wake,
+                    // A wake-up of a render that already finished.
+                    None => continue,
+                },
+                job = jobs.recv(), if take_jobs => return match job {
+                    Ok(job) => Wake::Job(job),
+                    Err(_) => Wake::Closed,
+                },
+                else => std::future::pending::<()>().await,
+            }
         }
     }
 
@@ -518,29 +554,15 @@ impl<'a> EventLoop<'a> {
         jobs: &async_channel::Receiver<crate::worker::Job>,
         take_jobs: bool,
     ) -> Wake {
-        if let Some(woken) = self.woken.pop_front() {
-            return woken;
+        if let Some(wake) = self.ready_wake() {
+            return wake;
         }
         let until = self.next_due();
-        if until.is_some_and(|u| u <= Instant::now()) {
-            return Wake::Due;
-        }
-        let wakers = &mut self.wakers;
-        self.runtime.block_on(async {
-            loop {
-                tokio::select! {
-                    biased;
-                    Some(woken) = wakers.next(), if !wakers.is_empty() => match woken {
-                        Some(wake) => return wake,
-                        // A wake-up of a render that already finished.
-                        None => continue,
-                    },
-                    job = jobs.recv(), if take_jobs => return match job {
-                        Ok(job) => Wake::Job(job),
-                        Err(_) => Wake::Closed,
-                    },
-                    _ = sleep_until(until) => return Wake::Due,
-                }
+        let runtime = self.runtime;
+        runtime.block_on(async {
+            tokio::select! {
+                wake = self.next_wake(jobs, take_jobs) => wake,
+                _ = sleep_until(until) => Wake::Due,
             }
         })
     }
@@ -563,7 +585,7 @@ impl<'a> EventLoop<'a> {
     pub fn finish(&mut self, id: RenderId, result: Result<RenderBody, RenderError>) {
         // Only a failed render pays for the source map.
         let result = result.map_err(|error| match error {
-            RenderError::Js(js) => RenderError::Js(js.mapped(&self.shared.bundle)),
+            RenderError::Js(js) => RenderError::Js(js.mapped(self.isolate.bundle())),
             other => other,
         });
         let outcome = match &result {
@@ -690,23 +712,9 @@ impl<'a> EventLoop<'a> {
         }
     }
 
-    /// Waits for the next thing to do and reports a job it received.
-    pub fn wait_for_work(
-        &mut self,
-        jobs: &async_channel::Receiver<crate::worker::Job>,
-        take_jobs: bool,
-    ) -> Option<Result<crate::worker::Job, ()>> {
-        match self.wait(jobs, take_jobs) {
-            Wake::Job(job) => Some(Ok(job)),
-            Wake::Closed => Some(Err(())),
-            other => {
-                self.handle(other);
-                None
-            }
-        }
-    }
-
-    fn handle(&mut self, wake: Wake) {
+    /// Acts on a render's wake-up (jobs and a closed queue are the
+    /// worker's to handle).
+    pub fn handle(&mut self, wake: Wake) {
         match wake {
             Wake::Room(id) => self.on_room(id),
             Wake::CallerGone(id) => self.on_caller_gone(id),
@@ -735,7 +743,7 @@ fn join_chunks(outputs: Vec<(RenderId, Output)>) -> Vec<(RenderId, Output)> {
     joined
 }
 
-async fn sleep_until(until: Option<Instant>) {
+pub(crate) async fn sleep_until(until: Option<Instant>) {
     match until {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,

@@ -79,6 +79,20 @@ pub(crate) struct RenderIsolate {
     pub(crate) poisoned: Option<ReplaceReason>,
 }
 
+/// Runs `f` with `isolate` entered on this thread. A worker may hold
+/// several isolates (one per bundle) and V8 works on the thread's current
+/// one, so every use of an isolate enters and exits it, and none stays
+/// entered between uses (any may then be dropped first: see the Drop impl
+/// of [`RenderIsolate`]).
+pub(crate) fn entered<T>(isolate: &mut v8::Isolate, f: impl FnOnce(&mut v8::Isolate) -> T) -> T {
+    // SAFETY: the isolate belongs to this thread, and `f` cannot drop it.
+    unsafe { isolate.enter() };
+    let result = f(isolate);
+    // SAFETY: entered above.
+    unsafe { isolate.exit() };
+    result
+}
+
 /// A new isolate with its limits installed, and what must outlive it.
 fn create_isolate(
     name: &str,
@@ -100,6 +114,9 @@ fn create_isolate(
     let heap = HeapGuard::install(&mut isolate, &buffers);
     let watchdog = Watchdog::start(format!("{name}-watchdog"), isolate.thread_safe_handle())
         .map_err(|e| StartError::Thread(e.to_string()))?;
+    // A new isolate is entered; uses enter it again (see `Entered`).
+    // SAFETY: entered once, by its creation, on this thread.
+    unsafe { isolate.exit() };
     Ok((
         isolate,
         IsolateAllocations {
@@ -121,7 +138,15 @@ impl RenderIsolate {
     ) -> Result<(Self, LoadReport), StartError> {
         let (mut isolate, allocations) = create_isolate(name, config)?;
         let started = Instant::now();
-        let (code, cache) = compile(&mut isolate, bundle, cached, config.fresh_context)?;
+        let (code, cache) = match compile(&mut isolate, bundle, cached, config.fresh_context) {
+            Ok(compiled) => compiled,
+            Err(error) => {
+                // Dropped while current, as V8 requires.
+                // SAFETY: this thread's isolate, not entered now.
+                unsafe { isolate.enter() };
+                return Err(error);
+            }
+        };
         let compile = started.elapsed();
         let mut this = Self {
             handles: None,
@@ -197,11 +222,11 @@ impl RenderIsolate {
             };
             self.isolate.set_slot(table);
         }
-        let context = {
-            v8::scope!(let hs, &mut self.isolate);
+        let context = entered(&mut self.isolate, |isolate| {
+            v8::scope!(let hs, isolate);
             let context = v8::Context::new(hs, Default::default());
             v8::Global::new(hs, context)
-        };
+        });
         let budget = Budget::new(Instant::now() + self.limits.load_timeout, Duration::ZERO);
         let code = &self.code;
         let outcome = run_bounded(
@@ -284,23 +309,10 @@ impl RenderIsolate {
         evaluation: v8::Global<v8::Promise>,
     ) -> Result<(), StartError> {
         let bundle = self.bundle.name().to_owned();
-        v8::scope_with_context!(scope, &mut self.isolate, context);
-        let evaluation = v8::Local::new(scope, evaluation);
-        match evaluation.state() {
-            v8::PromiseState::Fulfilled => Ok(()),
-            v8::PromiseState::Rejected => {
-                let reason = evaluation.result(scope);
-                let error = crate::exception::caught(scope, Some(reason), "the module threw");
-                Err(StartError::BundleThrew {
-                    bundle,
-                    error: error.mapped(&self.bundle),
-                })
-            }
-            v8::PromiseState::Pending => Err(StartError::StalledAwait {
-                bundle,
-                at: module::stalled_await(scope),
-            }),
-        }
+        let mapped_bundle = self.bundle.clone();
+        entered(&mut self.isolate, |isolate| {
+            check_settled(isolate, context, evaluation, bundle, &mapped_bundle)
+        })
     }
 
     /// Ends a render in the isolate in one bounded run: `forget` drops what
@@ -338,6 +350,11 @@ impl RenderIsolate {
         }
     }
 
+    /// The bundle loaded in this isolate.
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
     /// Starts counting renders towards `max_renders_per_isolate` from zero
     /// (called after warm-up, which does not count).
     pub fn reset_render_count(&mut self) {
@@ -367,7 +384,9 @@ impl RenderIsolate {
         if self.memory_used() as f64 > threshold {
             // Garbage counts as used until a GC runs: collect, then decide on
             // what is really alive.
-            self.isolate.low_memory_notification();
+            entered(&mut self.isolate, |isolate| {
+                isolate.low_memory_notification()
+            });
             if self.memory_used() as f64 > threshold {
                 return Some(ReplaceReason::HeapHighWater);
             }
@@ -377,14 +396,16 @@ impl RenderIsolate {
 
     /// Bytes of JS heap in use.
     pub fn heap_used(&mut self) -> usize {
-        self.isolate.get_heap_statistics().used_heap_size()
+        entered(&mut self.isolate, |isolate| {
+            isolate.get_heap_statistics().used_heap_size()
+        })
     }
 
     /// Memory the isolate holds beyond its JS objects' live size: the heap
     /// pages it committed, V8's own malloc'ed memory, and ArrayBuffer
     /// backing stores. This is what the process pays for the isolate.
     pub fn memory_used(&mut self) -> usize {
-        let stats = self.isolate.get_heap_statistics();
+        let stats = entered(&mut self.isolate, |isolate| isolate.get_heap_statistics());
         stats.used_heap_size() + stats.malloced_memory() + self.allocations.buffers.used()
     }
 
@@ -393,11 +414,11 @@ impl RenderIsolate {
     /// or every module's framed in one blob.
     pub fn create_code_cache(&mut self) -> Option<Vec<u8>> {
         match &self.code {
-            Code::Script(script) => {
-                v8::scope!(let hs, &mut self.isolate);
+            Code::Script(script) => entered(&mut self.isolate, |isolate| {
+                v8::scope!(let hs, isolate);
                 let script = v8::Local::new(hs, script);
                 script.create_code_cache().map(|data| data.to_vec())
-            }
+            }),
             Code::Modules { .. } => {
                 let modules = self.isolate.get_slot::<ModuleTable>()?.modules().to_vec();
                 let caches = module_caches(&mut self.isolate, &modules)?;
@@ -405,6 +426,43 @@ impl RenderIsolate {
                 Some(module::cache::join(paths.zip(caches).collect()))
             }
         }
+    }
+}
+
+/// Fails the load when the entry module's `evaluation` rejected, or did
+/// not settle once microtasks ran out.
+fn check_settled(
+    isolate: &mut v8::Isolate,
+    context: &v8::Global<v8::Context>,
+    evaluation: v8::Global<v8::Promise>,
+    bundle: String,
+    mapped: &Bundle,
+) -> Result<(), StartError> {
+    v8::scope_with_context!(scope, isolate, context);
+    let evaluation = v8::Local::new(scope, evaluation);
+    match evaluation.state() {
+        v8::PromiseState::Fulfilled => Ok(()),
+        v8::PromiseState::Rejected => {
+            let reason = evaluation.result(scope);
+            let error = crate::exception::caught(scope, Some(reason), "the module threw");
+            Err(StartError::BundleThrew {
+                bundle,
+                error: error.mapped(mapped),
+            })
+        }
+        v8::PromiseState::Pending => Err(StartError::StalledAwait {
+            bundle,
+            at: module::stalled_await(scope),
+        }),
+    }
+}
+
+impl Drop for RenderIsolate {
+    fn drop(&mut self) {
+        // V8 (and the binding) drop an isolate only while it is the
+        // thread's current one; the fields (handles first) go after this.
+        // SAFETY: this thread's isolate, not entered between uses.
+        unsafe { self.isolate.enter() };
     }
 }
 
@@ -433,6 +491,15 @@ fn compile(
         let compiled = Some(table);
         return Ok((Code::Modules { compiled, caches }, cache));
     }
+    entered(isolate, |isolate| compile_script(isolate, bundle, cached))
+}
+
+/// Compiles `bundle`'s script; a syntax error is a start error.
+fn compile_script(
+    isolate: &mut v8::Isolate,
+    bundle: &Bundle,
+    cached: Option<&[u8]>,
+) -> Result<(Code, CacheOutcome), StartError> {
     v8::scope!(let hs, isolate);
     let context = v8::Context::new(hs, Default::default());
     let scope = &mut v8::ContextScope::new(hs, context);
@@ -453,21 +520,30 @@ fn compile_modules(
     bundle: &Bundle,
     caches: &[Option<Vec<u8>>],
 ) -> Result<(ModuleTable, CacheOutcome), StartError> {
-    v8::scope!(let hs, isolate);
-    let context = v8::Context::new(hs, Default::default());
-    let scope = &mut v8::ContextScope::new(hs, context);
-    v8::tc_scope!(let tc, scope);
-    match module::compile(tc, bundle, caches) {
-        Some(compiled) => Ok(compiled),
-        None => {
-            let exception = tc.exception();
-            Err(crate::exception::syntax_error(tc, bundle.name(), exception))
+    entered(isolate, |isolate| {
+        v8::scope!(let hs, isolate);
+        let context = v8::Context::new(hs, Default::default());
+        let scope = &mut v8::ContextScope::new(hs, context);
+        v8::tc_scope!(let tc, scope);
+        match module::compile(tc, bundle, caches) {
+            Some(compiled) => Ok(compiled),
+            None => {
+                let exception = tc.exception();
+                Err(crate::exception::syntax_error(tc, bundle.name(), exception))
+            }
         }
-    }
+    })
 }
 
 /// The code cache of each of `modules`, in order.
 fn module_caches(
+    isolate: &mut v8::Isolate,
+    modules: &[v8::Global<v8::Module>],
+) -> Option<Vec<Vec<u8>>> {
+    entered(isolate, |isolate| module_caches_entered(isolate, modules))
+}
+
+fn module_caches_entered(
     isolate: &mut v8::Isolate,
     modules: &[v8::Global<v8::Module>],
 ) -> Option<Vec<Vec<u8>>> {

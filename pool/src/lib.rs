@@ -29,12 +29,13 @@ mod timers;
 mod web_host;
 mod worker;
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bundles::Bundle;
+use bundles::{Bundle, ContentHash};
 use tokio::sync::{oneshot, watch};
 
 pub use config::PoolConfig;
@@ -47,7 +48,7 @@ pub use sink::{RenderBody, RenderStream};
 pub use worker::PoolStatus;
 
 use job::{Job, JobClaim, LeaveOnDrop};
-use worker::Shared;
+use worker::{BundleEntry, Control, Shared};
 
 /// Identifies a render in flight on one isolate.
 pub(crate) type RenderId = u64;
@@ -64,6 +65,8 @@ pub struct RenderRequest {
     /// `context.headers` (lower-case names): only those the operator
     /// passes through.
     pub headers: Vec<(String, String)>,
+    /// The bundle to render with; None renders with the pool's first one.
+    pub bundle: Option<ContentHash>,
 }
 
 impl RenderRequest {
@@ -73,6 +76,7 @@ impl RenderRequest {
             props: props.into(),
             timeout: None,
             headers: Vec::new(),
+            bundle: None,
         }
     }
 }
@@ -184,28 +188,29 @@ impl PoolBuilder {
         let fetcher = fetch::Fetcher::new(&self.config, Arc::clone(&self.observer))
             .map_err(StartError::Config)?
             .map(Arc::new);
+        let first = BundleEntry::new(self.bundle, self.samples);
         let shared = Arc::new(Shared {
-            bundle: self.bundle,
             config: self.config,
-            samples: self.samples,
             observer: self.observer,
             fetcher,
             code_cache: self.code_cache,
             v8_tag: platform::cached_data_version_tag(),
-            cache_produced: AtomicBool::new(false),
             status: status_tx,
             busy_since: (0..workers).map(|_| AtomicU64::new(0)).collect(),
             epoch: Instant::now(),
         });
         let mut threads = Vec::with_capacity(workers);
+        let mut controls = Vec::with_capacity(workers);
         for id in 0..workers {
             let shared = Arc::clone(&shared);
-            let jobs = jobs_rx.clone();
+            let (first, jobs) = (Arc::clone(&first), jobs_rx.clone());
+            let (control_tx, control_rx) = async_channel::unbounded();
+            controls.push(control_tx);
             let thread = std::thread::Builder::new()
                 .name(format!("ssr-worker-{id}"))
                 // V8 sizes its JS stack limit from the thread's stack.
                 .stack_size(8 << 20)
-                .spawn(move || worker::run(id, shared, jobs))
+                .spawn(move || worker::run(id, shared, first, jobs, control_rx))
                 .map_err(|e| StartError::Thread(e.to_string()));
             match thread {
                 Ok(t) => threads.push(t),
@@ -218,9 +223,19 @@ impl PoolBuilder {
                 }
             }
         }
+        let default = first.bundle.hash();
+        let routes = HashMap::from([(
+            default,
+            Route {
+                jobs: jobs_tx,
+                entry: first,
+            },
+        )]);
         Ok(RenderPool {
             inner: Arc::new(Inner {
-                jobs: jobs_tx,
+                routes: RwLock::new(routes),
+                default,
+                controls,
                 threads: Mutex::new(threads),
                 status: status_rx,
                 workers,
@@ -230,8 +245,20 @@ impl PoolBuilder {
     }
 }
 
-struct Inner {
+/// Where the jobs of one bundle go: its queue, which every worker with a
+/// lane for it takes from.
+struct Route {
     jobs: async_channel::Sender<Job>,
+    entry: Arc<BundleEntry>,
+}
+
+struct Inner {
+    /// The bundles served, by content hash.
+    routes: RwLock<HashMap<ContentHash, Route>>,
+    /// The bundle the pool started with, which requests that name none get.
+    default: ContentHash,
+    /// Per worker: how the pool asks it to add a bundle.
+    controls: Vec<async_channel::Sender<Control>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     status: watch::Receiver<PoolStatus>,
     workers: usize,
@@ -239,8 +266,22 @@ struct Inner {
 }
 
 impl Inner {
+    fn routes(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ContentHash, Route>> {
+        self.routes.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Closes every queue (the workers finish what is queued, then stop).
+    fn close(&self) {
+        for route in self.routes().values() {
+            route.jobs.close();
+        }
+        for control in &self.controls {
+            control.close();
+        }
+    }
+
     fn close_and_join(&self) {
-        self.jobs.close();
+        self.close();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
         for thread in threads {
             let _ = thread.join();
@@ -300,13 +341,18 @@ impl RenderPool {
     pub async fn render_streaming(&self, request: RenderRequest) -> Result<Rendered, RenderError> {
         let (reply, mut answer) = oneshot::channel();
         let claim = Arc::new(JobClaim::default());
+        let bundle = request.bundle.unwrap_or(self.inner.default);
+        let jobs = match self.inner.routes().get(&bundle) {
+            Some(route) => route.jobs.clone(),
+            None => return Err(RenderError::UnknownBundle(bundle)),
+        };
         let job = Job {
             request,
             enqueued: Instant::now(),
             reply,
             claim: Arc::clone(&claim),
         };
-        match self.inner.jobs.try_send(job) {
+        match jobs.try_send(job) {
             Ok(()) => {}
             Err(async_channel::TrySendError::Full(_)) => {
                 return Err(RenderError::Overloaded {
@@ -382,23 +428,103 @@ impl RenderPool {
         self.inner.workers
     }
 
-    /// Jobs waiting for a worker.
+    /// Jobs waiting for a worker, over all bundles.
     pub fn queue_depth(&self) -> usize {
-        self.inner.jobs.len()
+        self.inner.routes().values().map(|r| r.jobs.len()).sum()
     }
 
     pub fn config(&self) -> &PoolConfig {
         &self.inner.shared.config
     }
 
-    pub fn bundle(&self) -> &Bundle {
-        &self.inner.shared.bundle
+    /// The bundle the pool started with (what requests naming none get).
+    pub fn bundle(&self) -> Bundle {
+        self.bundle_by_hash(&self.inner.default)
+            .expect("the first bundle stays served")
+    }
+
+    /// The bundle with this content hash, when the pool serves it.
+    pub fn bundle_by_hash(&self, hash: &ContentHash) -> Option<Bundle> {
+        let routes = self.inner.routes();
+        routes.get(hash).map(|route| route.entry.bundle.clone())
+    }
+
+    /// The content hashes of the bundles served.
+    pub fn bundles(&self) -> Vec<ContentHash> {
+        self.inner.routes().keys().copied().collect()
+    }
+
+    /// Serves another bundle beside those served: every worker loads it
+    /// and warms an isolate for it (warm-up `samples`, default every
+    /// component with `{}`) while it keeps serving the others, and requests
+    /// naming it are taken only once every worker is warm on it, so none is
+    /// rendered cold. Fails with the first worker's load error (the bundle
+    /// is then not served). Adding a bundle already served does nothing.
+    pub async fn add_bundle(&self, bundle: Bundle, samples: Vec<Sample>) -> Result<(), StartError> {
+        let hash = bundle.hash();
+        if self.inner.routes().contains_key(&hash) {
+            return Ok(());
+        }
+        let entry = BundleEntry::new(bundle, samples);
+        let (jobs_tx, jobs_rx) = async_channel::bounded(self.inner.shared.config.queue_capacity);
+        let (loaded_tx, mut loaded) = tokio::sync::mpsc::unbounded_channel();
+        for control in &self.inner.controls {
+            let add = Control::Add {
+                entry: Arc::clone(&entry),
+                jobs: jobs_rx.clone(),
+                loaded: loaded_tx.clone(),
+            };
+            if control.try_send(add).is_err() {
+                return Err(StartError::Thread("the pool is shutting down".into()));
+            }
+        }
+        drop((jobs_rx, loaded_tx));
+        for _ in 0..self.inner.workers {
+            match loaded.recv().await {
+                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    // Workers that loaded it drop their lane once its queue
+                    // closes.
+                    jobs_tx.close();
+                    return Err(error);
+                }
+                None => {
+                    jobs_tx.close();
+                    return Err(StartError::Thread("workers stopped".into()));
+                }
+            }
+        }
+        let route = Route {
+            jobs: jobs_tx,
+            entry,
+        };
+        let mut routes = self.inner.routes.write().unwrap_or_else(|e| e.into_inner());
+        routes.insert(hash, route);
+        Ok(())
+    }
+
+    /// Stops serving a bundle: requests naming it fail with
+    /// `UnknownBundle` from now on, the jobs already queued and the renders
+    /// in flight finish, and then every worker drops its isolate. The
+    /// pool's first bundle cannot be removed. False when it was not served.
+    pub fn remove_bundle(&self, hash: &ContentHash) -> bool {
+        if *hash == self.inner.default {
+            return false;
+        }
+        let mut routes = self.inner.routes.write().unwrap_or_else(|e| e.into_inner());
+        match routes.remove(hash) {
+            Some(route) => {
+                route.jobs.close();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Stops taking jobs, lets the workers finish what is queued, and joins
     /// their threads (each isolate is dropped on its own thread).
     pub async fn shutdown(&self) {
-        self.inner.jobs.close();
+        self.inner.close();
         let inner = Arc::clone(&self.inner);
         let _ = tokio::task::spawn_blocking(move || inner.close_and_join()).await;
     }
@@ -407,7 +533,7 @@ impl RenderPool {
     /// after `timeout` (they are left to the process's exit) and says how
     /// many there were.
     pub async fn shutdown_within(&self, timeout: Duration) -> Result<(), usize> {
-        self.inner.jobs.close();
+        self.inner.close();
         let threads =
             std::mem::take(&mut *self.inner.threads.lock().unwrap_or_else(|e| e.into_inner()));
         let running = Arc::new(std::sync::atomic::AtomicUsize::new(threads.len()));

@@ -79,6 +79,19 @@ pub(crate) fn run_bounded<T>(
     settle: Settle,
     f: impl FnOnce(&mut v8::PinScope) -> Option<T>,
 ) -> Outcome<T> {
+    crate::isolate::entered(isolate, |isolate| {
+        run_entered(isolate, context, allocations, budget, settle, f)
+    })
+}
+
+fn run_entered<T>(
+    isolate: &mut v8::Isolate,
+    context: &v8::Global<v8::Context>,
+    allocations: &mut IsolateAllocations,
+    budget: Budget,
+    settle: Settle,
+    f: impl FnOnce(&mut v8::PinScope) -> Option<T>,
+) -> Outcome<T> {
     v8::scope_with_context!(scope, isolate, context);
     v8::tc_scope!(let tc, scope);
     allocations.watchdog.arm(budget.cpu_limit);

@@ -1,5 +1,6 @@
-//! A worker thread: owns one isolate at a time, takes jobs from the shared
-//! queue, and replaces its isolate when it is poisoned or worn out.
+//! A worker thread: holds one isolate per bundle the pool serves (a lane
+//! each, with its own event loop), takes jobs from each bundle's shared
+//! queue, and replaces an isolate when it is poisoned or worn out.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,25 +11,51 @@ use tokio::sync::{oneshot, watch};
 
 use crate::config::PoolConfig;
 use crate::error::{RenderError, RenderOutcome, ReplaceReason, StartError};
-use crate::event_loop::{EventLoop, Start};
+use crate::event_loop::{EventLoop, Start, Wake};
 use crate::isolate::{LoadReport, RenderIsolate};
 pub(crate) use crate::job::{Job, JobClaim};
 use crate::observe::{CodeCacheStore, PoolObserver};
 use crate::script::CacheOutcome;
 use crate::Sample;
 
+/// A bundle the pool serves, and what its workers share about it.
+pub(crate) struct BundleEntry {
+    pub bundle: Bundle,
+    /// Warm-up renders (default: every component with `{}`).
+    pub samples: Vec<Sample>,
+    /// Set once a worker has produced the code cache for this bundle.
+    pub cache_produced: AtomicBool,
+}
+
+impl BundleEntry {
+    pub fn new(bundle: Bundle, samples: Vec<Sample>) -> Arc<Self> {
+        Arc::new(Self {
+            bundle,
+            samples,
+            cache_produced: AtomicBool::new(false),
+        })
+    }
+}
+
+/// What a worker is told besides jobs.
+pub(crate) enum Control {
+    /// Load and warm an isolate for another bundle, then take its jobs from
+    /// `jobs`; say how loading went on `loaded`.
+    Add {
+        entry: Arc<BundleEntry>,
+        jobs: async_channel::Receiver<Job>,
+        loaded: tokio::sync::mpsc::UnboundedSender<Result<LoadReport, StartError>>,
+    },
+}
+
 /// What the pool's workers share.
 pub(crate) struct Shared {
-    pub bundle: Bundle,
     pub config: PoolConfig,
-    pub samples: Vec<Sample>,
     pub observer: Arc<dyn PoolObserver>,
     /// Sends the renders' `fetch` requests; None when fetch is off.
     pub fetcher: Option<Arc<crate::fetch::Fetcher>>,
     pub code_cache: Option<Arc<dyn CodeCacheStore>>,
     pub v8_tag: u32,
-    /// Set once a worker has produced the code cache for this bundle.
-    pub cache_produced: AtomicBool,
     pub status: watch::Sender<PoolStatus>,
     /// Per worker: when its current job started, in milliseconds since
     /// `epoch` plus one (0 while idle).
@@ -80,7 +107,36 @@ pub struct PoolStatus {
     pub replaced: u64,
 }
 
-pub(crate) fn run(id: usize, shared: Arc<Shared>, jobs: async_channel::Receiver<Job>) {
+/// One bundle's isolate on this worker, and the queue it takes jobs from.
+struct Lane<'a> {
+    entry: Arc<BundleEntry>,
+    jobs: async_channel::Receiver<Job>,
+    event_loop: EventLoop<'a>,
+    /// The bundle's queue closed (it was removed, or the pool stops): the
+    /// lane ends once its renders are done.
+    closed: bool,
+}
+
+impl Lane<'_> {
+    fn takes_jobs(&self) -> bool {
+        !self.closed && self.event_loop.retiring.is_none() && self.event_loop.has_room()
+    }
+}
+
+/// What woke the worker.
+enum Woken {
+    Lane(usize, Wake),
+    Control(Option<Control>),
+    Due,
+}
+
+pub(crate) fn run(
+    id: usize,
+    shared: Arc<Shared>,
+    first: Arc<BundleEntry>,
+    jobs: async_channel::Receiver<Job>,
+    control: async_channel::Receiver<Control>,
+) {
     let name = format!("ssr-worker-{id}");
     // The loop sleeps on this runtime between runs into JavaScript (timers,
     // jobs, stream room, callers leaving); nothing else runs on it.
@@ -97,92 +153,186 @@ pub(crate) fn run(id: usize, shared: Arc<Shared>, jobs: async_channel::Receiver<
             return;
         }
     };
-    let mut first = true;
-    loop {
-        let Some(isolate) = start_isolate(id, &name, &shared, &runtime, first) else {
-            return;
-        };
-        first = false;
-        shared.observer.worker_ready(id, true);
-        shared.status.send_modify(|s| s.ready += 1);
-
-        let mut event_loop = EventLoop::new(isolate, id, &shared, &runtime);
-        let reason = serve(id, &shared, &jobs, &mut event_loop);
-        drop(event_loop);
-        match reason {
-            None => {
-                shared.observer.worker_ready(id, false);
-                shared.status.send_modify(|s| s.ready -= 1);
-                return;
-            }
-            Some(reason) => {
-                tracing::info!(worker = id, reason = reason.as_str(), "replacing isolate")
-            }
-        }
-    }
+    let Some(isolate) = start_isolate(id, &name, &shared, &first, &runtime, true) else {
+        return;
+    };
+    shared.observer.worker_ready(id, true);
+    shared.status.send_modify(|s| s.ready += 1);
+    let mut lanes = vec![Lane {
+        entry: first,
+        jobs,
+        event_loop: EventLoop::new(isolate, id, &shared, &runtime),
+        closed: false,
+    }];
+    serve(id, &name, &shared, &runtime, &mut lanes, &control);
+    shared.observer.worker_ready(id, false);
+    shared.status.send_modify(|s| s.ready -= 1);
 }
 
-/// Takes jobs while the isolate has room, until the queue closes (None) or
-/// the isolate must be replaced (Some(reason)). A poisoned isolate fails its
-/// renders in flight at once; a worn-out one takes no new job and finishes
-/// them first.
-fn serve(
+/// Serves every lane until all their queues have closed and their renders
+/// are done. Takes jobs while a lane's isolate has room; replaces an
+/// isolate that must be replaced (at once when poisoned, failing its
+/// renders in flight; a worn-out one first finishes them, taking no new
+/// job); adds lanes as the pool asks.
+fn serve<'a>(
     id: usize,
-    shared: &Shared,
-    jobs: &async_channel::Receiver<Job>,
-    event_loop: &mut EventLoop,
-) -> Option<ReplaceReason> {
-    let mut closed = false;
+    name: &str,
+    shared: &'a Shared,
+    runtime: &'a tokio::runtime::Runtime,
+    lanes: &mut Vec<Lane<'a>>,
+    control: &async_channel::Receiver<Control>,
+) {
+    let mut control_open = true;
     let mut since_check = 0u32;
     loop {
         shared.set_busy(id, true);
-        event_loop.step();
         since_check += 1;
         let check_memory = since_check >= 16;
         if check_memory {
             since_check = 0;
-            shared
-                .observer
-                .heap_used(id, event_loop.isolate.heap_used());
-            shared
-                .observer
-                .isolate_memory(id, event_loop.isolate.memory_used());
+            report_memory(id, shared, lanes);
         }
-        event_loop.decide_replacement(check_memory);
-        if let Some(reason) = event_loop.retiring {
-            if event_loop.isolate.poisoned.is_some() {
-                event_loop.fail_all(reason);
-            } else {
-                event_loop.drain(jobs);
-            }
-            shared.set_busy(id, false);
-            return Some(reason);
-        }
-        let take_jobs = !closed && event_loop.has_room();
-        if take_jobs {
-            match jobs.try_recv() {
-                Ok(job) => {
-                    accept(id, shared, event_loop, job);
-                    continue;
+        let mut i = 0;
+        while i < lanes.len() {
+            let lane = &mut lanes[i];
+            lane.event_loop.step();
+            lane.event_loop.decide_replacement(check_memory);
+            if let Some(reason) = lane.event_loop.retiring {
+                if lane.event_loop.isolate.poisoned.is_some() {
+                    lane.event_loop.fail_all(reason);
                 }
-                Err(async_channel::TryRecvError::Closed) => closed = true,
-                Err(async_channel::TryRecvError::Empty) => {}
             }
+            if lane.closed && lane.event_loop.in_flight() == 0 {
+                lanes.remove(i);
+                continue;
+            }
+            if let Some(reason) = lane.event_loop.retiring {
+                if lane.event_loop.in_flight() == 0 {
+                    replace(id, name, shared, runtime, lane, reason);
+                }
+            }
+            i += 1;
         }
-        if closed && event_loop.in_flight() == 0 {
+        if lanes.is_empty() {
             shared.set_busy(id, false);
-            return None;
+            return;
+        }
+        // Something changed (a job started, a queue closed): look again
+        // before sleeping.
+        let mut changed = false;
+        for lane in lanes.iter_mut().filter(|lane| lane.takes_jobs()) {
+            match lane.jobs.try_recv() {
+                Ok(job) => accept(id, shared, &mut lane.event_loop, job),
+                Err(async_channel::TryRecvError::Closed) => lane.closed = true,
+                Err(async_channel::TryRecvError::Empty) => continue,
+            }
+            changed = true;
+        }
+        if changed {
+            continue;
         }
         shared.set_busy(id, false);
-        match event_loop.wait_for_work(jobs, take_jobs && !closed) {
-            Some(Ok(job)) => {
+        let control = control_open.then_some(control);
+        match wait_any(lanes, control, runtime) {
+            Woken::Lane(i, Wake::Job(job)) => {
                 shared.set_busy(id, true);
-                accept(id, shared, event_loop, job);
+                accept(id, shared, &mut lanes[i].event_loop, job);
             }
-            Some(Err(())) => closed = true,
-            None => {}
+            Woken::Lane(i, Wake::Closed) => lanes[i].closed = true,
+            Woken::Lane(i, wake) => lanes[i].event_loop.handle(wake),
+            Woken::Control(Some(Control::Add {
+                entry,
+                jobs,
+                loaded,
+            })) => {
+                shared.set_busy(id, true);
+                let report = match load(id, name, shared, &entry, runtime, true) {
+                    Ok((isolate, report)) => {
+                        lanes.push(Lane {
+                            entry,
+                            jobs,
+                            event_loop: EventLoop::new(isolate, id, shared, runtime),
+                            closed: false,
+                        });
+                        Ok(report)
+                    }
+                    Err(error) => Err(error),
+                };
+                let _ = loaded.send(report);
+            }
+            Woken::Control(None) => control_open = false,
+            Woken::Due => {}
         }
     }
+}
+
+/// Sleeps until a lane has something to do (a job, a render's wake-up, a
+/// timer or deadline), or the pool sends a control message.
+fn wait_any(
+    lanes: &mut [Lane],
+    control: Option<&async_channel::Receiver<Control>>,
+    runtime: &tokio::runtime::Runtime,
+) -> Woken {
+    for (i, lane) in lanes.iter_mut().enumerate() {
+        if let Some(wake) = lane.event_loop.ready_wake() {
+            return Woken::Lane(i, wake);
+        }
+    }
+    let until = lanes
+        .iter_mut()
+        .filter_map(|lane| lane.event_loop.next_due())
+        .min();
+    runtime.block_on(async {
+        let mut wakes: futures_util::stream::FuturesUnordered<_> = lanes
+            .iter_mut()
+            .enumerate()
+            .map(|(i, lane)| {
+                let take_jobs = lane.takes_jobs();
+                async move { (i, lane.event_loop.next_wake(&lane.jobs, take_jobs).await) }
+            })
+            .collect();
+        let message = async {
+            match control {
+                Some(control) => control.recv().await.ok(),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            Some((i, wake)) = futures_util::StreamExt::next(&mut wakes) => Woken::Lane(i, wake),
+            message = message => Woken::Control(message),
+            _ = crate::event_loop::sleep_until(until) => Woken::Due,
+        }
+    })
+}
+
+/// Replaces a lane's isolate (its renders are done or failed).
+fn replace<'a>(
+    id: usize,
+    name: &str,
+    shared: &'a Shared,
+    runtime: &'a tokio::runtime::Runtime,
+    lane: &mut Lane<'a>,
+    reason: ReplaceReason,
+) {
+    tracing::info!(worker = id, reason = reason.as_str(), "replacing isolate");
+    let Some(isolate) = start_isolate(id, name, shared, &lane.entry, runtime, false) else {
+        return;
+    };
+    // The old isolate goes (on this thread) as its loop is replaced.
+    lane.event_loop = EventLoop::new(isolate, id, shared, runtime);
+    shared.observer.worker_ready(id, true);
+    shared.status.send_modify(|s| s.ready += 1);
+}
+
+/// Reports what the worker's isolates hold, together.
+fn report_memory(id: usize, shared: &Shared, lanes: &mut [Lane]) {
+    let (mut heap, mut memory) = (0, 0);
+    for lane in lanes.iter_mut() {
+        heap += lane.event_loop.isolate.heap_used();
+        memory += lane.event_loop.isolate.memory_used();
+    }
+    shared.observer.heap_used(id, heap);
+    shared.observer.isolate_memory(id, memory);
 }
 
 /// Starts a job unless its caller went away, gave up, or waited too long.
@@ -222,13 +372,14 @@ fn start_isolate(
     id: usize,
     name: &str,
     shared: &Shared,
+    entry: &BundleEntry,
     runtime: &tokio::runtime::Runtime,
     first: bool,
 ) -> Option<RenderIsolate> {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match load(id, name, shared, runtime, first) {
-            Ok(isolate) => return Some(isolate),
+        match load(id, name, shared, entry, runtime, first) {
+            Ok((isolate, _)) => return Some(isolate),
             Err(error) if first => {
                 tracing::error!(worker = id, %error, "cannot load bundle");
                 shared.status.send_modify(|s| {
@@ -245,19 +396,24 @@ fn start_isolate(
     }
 }
 
+/// Creates an isolate for `entry`'s bundle, loads it (from the code cache
+/// when there is one) and warms it up: fully the first time, with the
+/// replacement warm-up when it replaces one.
 fn load(
     id: usize,
     name: &str,
     shared: &Shared,
+    entry: &BundleEntry,
     runtime: &tokio::runtime::Runtime,
     first: bool,
-) -> Result<RenderIsolate, StartError> {
+) -> Result<(RenderIsolate, LoadReport), StartError> {
+    let hash = entry.bundle.hash();
     let cached = shared
         .code_cache
         .as_ref()
-        .and_then(|store| store.load(&shared.bundle.hash(), shared.v8_tag));
+        .and_then(|store| store.load(&hash, shared.v8_tag));
     let (mut isolate, report) =
-        RenderIsolate::new(name, &shared.bundle, &shared.config, cached.as_deref())?;
+        RenderIsolate::new(name, &entry.bundle, &shared.config, cached.as_deref())?;
     crate::runtime::state(&mut isolate.isolate).fetcher = shared.fetcher.clone();
     shared
         .observer
@@ -271,7 +427,7 @@ fn load(
     );
     if report.cache == CacheOutcome::Rejected {
         if let Some(store) = &shared.code_cache {
-            store.reject(&shared.bundle.hash(), shared.v8_tag);
+            store.reject(&hash, shared.v8_tag);
         }
     }
     let warmup = if first {
@@ -282,7 +438,7 @@ fn load(
             .replacement_warmup_renders
             .min(shared.config.warmup_renders)
     };
-    let mut isolate = warm_up(id, shared, runtime, isolate, &report, warmup);
+    let mut isolate = warm_up(id, shared, entry, runtime, isolate, &report, warmup);
     isolate.reset_render_count();
     if let Some(reason) = isolate.needs_replacement(&shared.config, false) {
         // A warm-up sample poisoned the isolate (it timed out, ran out of
@@ -293,23 +449,23 @@ fn load(
             "a warm-up render poisoned the isolate; starting a fresh one without warm-up"
         );
         drop(isolate);
-        isolate = RenderIsolate::new(name, &shared.bundle, &shared.config, cached.as_deref())?.0;
+        isolate = RenderIsolate::new(name, &entry.bundle, &shared.config, cached.as_deref())?.0;
     }
 
     if report.cache != CacheOutcome::Hit {
         if let Some(store) = &shared.code_cache {
-            if !shared.cache_produced.swap(true, Ordering::AcqRel) {
+            if !entry.cache_produced.swap(true, Ordering::AcqRel) {
                 match isolate.create_code_cache() {
-                    Some(bytes) => store.store(&shared.bundle.hash(), shared.v8_tag, bytes),
+                    Some(bytes) => store.store(&hash, shared.v8_tag, bytes),
                     None => tracing::warn!(worker = id, "V8 produced no code cache"),
                 }
             }
         }
     }
     shared.status.send_modify(|s| {
-        s.first_load.get_or_insert(report);
+        s.first_load.get_or_insert_with(|| report.clone());
     });
-    Ok(isolate)
+    Ok((isolate, report))
 }
 
 /// Runs the warm-up renders, one at a time through the isolate's event
@@ -318,6 +474,7 @@ fn load(
 fn warm_up(
     id: usize,
     shared: &Shared,
+    entry: &BundleEntry,
     runtime: &tokio::runtime::Runtime,
     isolate: RenderIsolate,
     report: &LoadReport,
@@ -327,7 +484,7 @@ fn warm_up(
         return isolate;
     }
     let defaults: Vec<Sample>;
-    let samples = if shared.samples.is_empty() {
+    let samples = if entry.samples.is_empty() {
         defaults = report
             .components
             .iter()
@@ -338,7 +495,7 @@ fn warm_up(
             .collect();
         &defaults
     } else {
-        &shared.samples
+        &entry.samples
     };
     let started = Instant::now();
     let mut event_loop = EventLoop::new(isolate, id, shared, runtime).uncounted();

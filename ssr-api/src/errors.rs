@@ -62,6 +62,7 @@ error_codes! {
     BadRequest       => "bad_request",       BAD_REQUEST,           retry: false;
     InvalidProps     => "invalid_props",     BAD_REQUEST,           retry: false;
     UnknownComponent => "unknown_component", NOT_FOUND,             retry: false;
+    UnknownBundle    => "unknown_bundle",    NOT_FOUND,             retry: false;
     NotFound         => "not_found",         NOT_FOUND,             retry: false;
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED,   retry: false;
     BodyTimeout      => "body_timeout",      REQUEST_TIMEOUT,       retry: false;
@@ -83,6 +84,7 @@ impl From<ErrorKind> for Code {
     fn from(kind: ErrorKind) -> Self {
         match kind {
             ErrorKind::UnknownComponent => Code::UnknownComponent,
+            ErrorKind::UnknownBundle => Code::UnknownBundle,
             ErrorKind::Js => Code::RenderError,
             ErrorKind::InvalidProps => Code::InvalidProps,
             ErrorKind::Timeout => Code::Timeout,

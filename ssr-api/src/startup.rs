@@ -141,7 +141,7 @@ impl Application {
             workers = pool.workers(),
             "serving"
         );
-        metrics.bundle_served(bundle);
+        metrics.bundle_served(&bundle);
         let state = AppState {
             pool: pool.clone(),
             metrics,
