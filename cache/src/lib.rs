@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use file::ReadError;
-pub use file::{decode, encode, FileError, FORMAT_VERSION, MAGIC};
+pub use file::{decode, encode, write_atomic, FileError, FORMAT_VERSION, MAGIC};
 pub use key::CacheKey;
 
 /// Settings of a [`CodeCache`].

@@ -64,6 +64,9 @@ pub enum RenderError {
     /// No component of that name is registered by the bundle.
     #[error("Component \"{0}\" not registered")]
     UnknownComponent(String),
+    /// The request named an app the pool does not have.
+    #[error("no app named \"{0}\"")]
+    UnknownApp(String),
     /// The request named a bundle the pool does not serve.
     #[error("bundle {0} is not served here")]
     UnknownBundle(bundles::ContentHash),
@@ -108,6 +111,7 @@ pub enum RenderError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     UnknownComponent,
+    UnknownApp,
     UnknownBundle,
     Js,
     InvalidProps,
@@ -124,8 +128,9 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order (for tables that must cover them all).
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::UnknownComponent,
+        ErrorKind::UnknownApp,
         ErrorKind::UnknownBundle,
         ErrorKind::Js,
         ErrorKind::InvalidProps,
@@ -145,6 +150,7 @@ impl RenderError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             RenderError::UnknownComponent(_) => ErrorKind::UnknownComponent,
+            RenderError::UnknownApp(_) => ErrorKind::UnknownApp,
             RenderError::UnknownBundle(_) => ErrorKind::UnknownBundle,
             RenderError::Js(_) => ErrorKind::Js,
             RenderError::InvalidProps(_) => ErrorKind::InvalidProps,
@@ -226,6 +232,12 @@ pub enum StartError {
     NoComponents { bundle: String },
     #[error("bundle {bundle} did not finish loading: its top-level await at {at} never settled (timers and fetch do not run while a bundle loads)")]
     StalledAwait { bundle: String, at: String },
+    #[error("bundle {bundle} failed its warm-up sample {component}: {error}")]
+    SampleFailed {
+        bundle: String,
+        component: String,
+        error: String,
+    },
     /// The bundle's files could not be read or are refused (size, encoding,
     /// an import that leads outside the bundle).
     #[error("{0}")]

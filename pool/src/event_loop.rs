@@ -319,7 +319,7 @@ impl<'a> EventLoop<'a> {
 
     fn on_chunk(&mut self, id: RenderId, chunk: Vec<u8>) {
         let limit = self.isolate.limits.max_output_bytes;
-        let worker = self.worker;
+        let (worker, bundle) = (self.worker, self.isolate.bundle().hash());
         let Some(render) = self.renders.get_mut(&id) else {
             return;
         };
@@ -327,7 +327,7 @@ impl<'a> EventLoop<'a> {
             let (sink, stream) = StreamSink::new();
             render.sink = Some(sink);
             if let Some(reply) = render.reply.take() {
-                let answer = render::rendered(render, RenderBody::Stream(stream), worker);
+                let answer = render::rendered(render, RenderBody::Stream(stream), worker, bundle);
                 let _ = reply.send(Ok(answer));
             }
         }
@@ -597,7 +597,9 @@ impl<'a> EventLoop<'a> {
         };
         match (render.reply.take(), result) {
             (Some(reply), result) => {
-                let answer = result.map(|body| render::rendered(&render, body, self.worker));
+                let bundle = self.isolate.bundle().hash();
+                let answer =
+                    result.map(|body| render::rendered(&render, body, self.worker, bundle));
                 let _ = reply.send(answer);
             }
             (None, Ok(_)) => {}

@@ -50,6 +50,9 @@ pub use worker::PoolStatus;
 use job::{Job, JobClaim, LeaveOnDrop};
 use worker::{BundleEntry, Control, Shared};
 
+/// The app the pool's first bundle serves, and requests that name none.
+pub const DEFAULT_APP: &str = "default";
+
 /// Identifies a render in flight on one isolate.
 pub(crate) type RenderId = u64;
 
@@ -65,7 +68,10 @@ pub struct RenderRequest {
     /// `context.headers` (lower-case names): only those the operator
     /// passes through.
     pub headers: Vec<(String, String)>,
-    /// The bundle to render with; None renders with the pool's first one.
+    /// The app whose bundle renders it; None is [`DEFAULT_APP`].
+    pub app: Option<String>,
+    /// A bundle to render with, whatever the apps point at (wins over
+    /// `app`).
     pub bundle: Option<ContentHash>,
 }
 
@@ -76,6 +82,7 @@ impl RenderRequest {
             props: props.into(),
             timeout: None,
             headers: Vec::new(),
+            app: None,
             bundle: None,
         }
     }
@@ -91,6 +98,8 @@ pub struct RenderOutput {
     pub queue_time: Duration,
     /// Which worker rendered it.
     pub worker: usize,
+    /// The bundle that rendered it.
+    pub bundle: ContentHash,
 }
 
 /// A render's first answer: the whole HTML, or a stream of chunks.
@@ -102,6 +111,8 @@ pub struct Rendered {
     pub queue_time: Duration,
     /// Which worker rendered it.
     pub worker: usize,
+    /// The bundle that rendered it.
+    pub bundle: ContentHash,
 }
 
 impl Rendered {
@@ -118,13 +129,17 @@ impl Rendered {
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 pub struct Sample {
     pub component: String,
-    /// Props as JSON text.
-    #[serde(with = "props_text")]
+    /// Props as JSON text (`{}` when absent).
+    #[serde(with = "props_text", default = "props_text::empty")]
     pub props: String,
 }
 
 mod props_text {
     use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn empty() -> String {
+        "{}".to_owned()
+    }
 
     pub fn serialize<S: Serializer>(props: &str, s: S) -> Result<S::Ok, S::Error> {
         let value: serde_json::Value =
@@ -188,7 +203,7 @@ impl PoolBuilder {
         let fetcher = fetch::Fetcher::new(&self.config, Arc::clone(&self.observer))
             .map_err(StartError::Config)?
             .map(Arc::new);
-        let first = BundleEntry::new(self.bundle, self.samples);
+        let first = BundleEntry::new(self.bundle, self.samples, false);
         let shared = Arc::new(Shared {
             config: self.config,
             observer: self.observer,
@@ -224,7 +239,7 @@ impl PoolBuilder {
             }
         }
         let default = first.bundle.hash();
-        let routes = HashMap::from([(
+        let by_hash = HashMap::from([(
             default,
             Route {
                 jobs: jobs_tx,
@@ -233,8 +248,10 @@ impl PoolBuilder {
         )]);
         Ok(RenderPool {
             inner: Arc::new(Inner {
-                routes: RwLock::new(routes),
-                default,
+                routes: RwLock::new(Routes {
+                    by_hash,
+                    apps: HashMap::from([(DEFAULT_APP.to_owned(), default)]),
+                }),
                 controls,
                 threads: Mutex::new(threads),
                 status: status_rx,
@@ -252,11 +269,37 @@ struct Route {
     entry: Arc<BundleEntry>,
 }
 
+/// The bundles served, by content hash, and the apps: names requests use,
+/// each pointing at one of them. Routing a request and switching an app
+/// both happen under this one lock, so a request is queued on the bundle
+/// its app pointed at when it arrived, and that bundle is not removed
+/// before the request is queued.
+struct Routes {
+    by_hash: HashMap<ContentHash, Route>,
+    apps: HashMap<String, ContentHash>,
+}
+
+impl Routes {
+    /// The queue of the bundle `request` names (by hash or app).
+    fn jobs_for(&self, request: &RenderRequest) -> Result<&Route, RenderError> {
+        let hash = match (&request.bundle, &request.app) {
+            (Some(hash), _) => *hash,
+            (None, app) => {
+                let app = app.as_deref().unwrap_or(DEFAULT_APP);
+                *self
+                    .apps
+                    .get(app)
+                    .ok_or_else(|| RenderError::UnknownApp(app.to_owned()))?
+            }
+        };
+        self.by_hash
+            .get(&hash)
+            .ok_or(RenderError::UnknownBundle(hash))
+    }
+}
+
 struct Inner {
-    /// The bundles served, by content hash.
-    routes: RwLock<HashMap<ContentHash, Route>>,
-    /// The bundle the pool started with, which requests that name none get.
-    default: ContentHash,
+    routes: RwLock<Routes>,
     /// Per worker: how the pool asks it to add a bundle.
     controls: Vec<async_channel::Sender<Control>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -266,13 +309,17 @@ struct Inner {
 }
 
 impl Inner {
-    fn routes(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ContentHash, Route>> {
+    fn routes(&self) -> std::sync::RwLockReadGuard<'_, Routes> {
         self.routes.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn routes_mut(&self) -> std::sync::RwLockWriteGuard<'_, Routes> {
+        self.routes.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Closes every queue (the workers finish what is queued, then stop).
     fn close(&self) {
-        for route in self.routes().values() {
+        for route in self.routes().by_hash.values() {
             route.jobs.close();
         }
         for control in &self.controls {
@@ -324,13 +371,14 @@ impl RenderPool {
     pub async fn render(&self, request: RenderRequest) -> Result<RenderOutput, RenderError> {
         let started = Instant::now();
         let rendered = self.render_streaming(request).await?;
-        let (queue_time, worker) = (rendered.queue_time, rendered.worker);
+        let (queue_time, worker, bundle) = (rendered.queue_time, rendered.worker, rendered.bundle);
         let html = rendered.into_html().await?;
         Ok(RenderOutput {
             html,
             render_time: started.elapsed().saturating_sub(queue_time),
             queue_time,
             worker,
+            bundle,
         })
     }
 
@@ -341,11 +389,7 @@ impl RenderPool {
     pub async fn render_streaming(&self, request: RenderRequest) -> Result<Rendered, RenderError> {
         let (reply, mut answer) = oneshot::channel();
         let claim = Arc::new(JobClaim::default());
-        let bundle = request.bundle.unwrap_or(self.inner.default);
-        let jobs = match self.inner.routes().get(&bundle) {
-            Some(route) => route.jobs.clone(),
-            None => return Err(RenderError::UnknownBundle(bundle)),
-        };
+        let jobs = self.inner.routes().jobs_for(&request)?.jobs.clone();
         let job = Job {
             request,
             enqueued: Instant::now(),
@@ -378,12 +422,14 @@ impl RenderPool {
                 render_time,
                 queue_time,
                 worker,
+                bundle,
             }) => Ok(Rendered {
                 // From here the stream tells the worker when its reader left.
                 body: RenderBody::Stream(stream.leaving(leave)),
                 render_time,
                 queue_time,
                 worker,
+                bundle,
             }),
             other => {
                 leave.keep();
@@ -430,89 +476,131 @@ impl RenderPool {
 
     /// Jobs waiting for a worker, over all bundles.
     pub fn queue_depth(&self) -> usize {
-        self.inner.routes().values().map(|r| r.jobs.len()).sum()
+        self.inner
+            .routes()
+            .by_hash
+            .values()
+            .map(|r| r.jobs.len())
+            .sum()
     }
 
     pub fn config(&self) -> &PoolConfig {
         &self.inner.shared.config
     }
 
-    /// The bundle the pool started with (what requests naming none get).
+    /// The bundle of the `default` app (at first, the one the pool started
+    /// with).
     pub fn bundle(&self) -> Bundle {
-        self.bundle_by_hash(&self.inner.default)
-            .expect("the first bundle stays served")
+        let routes = self.inner.routes();
+        routes.by_hash[&routes.apps[DEFAULT_APP]]
+            .entry
+            .bundle
+            .clone()
     }
 
     /// The bundle with this content hash, when the pool serves it.
     pub fn bundle_by_hash(&self, hash: &ContentHash) -> Option<Bundle> {
         let routes = self.inner.routes();
-        routes.get(hash).map(|route| route.entry.bundle.clone())
+        routes
+            .by_hash
+            .get(hash)
+            .map(|route| route.entry.bundle.clone())
     }
 
     /// The content hashes of the bundles served.
     pub fn bundles(&self) -> Vec<ContentHash> {
-        self.inner.routes().keys().copied().collect()
+        self.inner.routes().by_hash.keys().copied().collect()
     }
 
-    /// Serves another bundle beside those served: every worker loads it
-    /// and warms an isolate for it (warm-up `samples`, default every
-    /// component with `{}`) while it keeps serving the others, and requests
+    /// The apps and the bundle each points at.
+    pub fn apps(&self) -> Vec<(String, ContentHash)> {
+        let routes = self.inner.routes();
+        let mut apps: Vec<_> = routes.apps.iter().map(|(n, h)| (n.clone(), *h)).collect();
+        apps.sort();
+        apps
+    }
+
+    /// Points `app` at a served bundle, at once for every request that
+    /// arrives from now on (those already queued render on the bundle they
+    /// were queued for). Returns the bundle it pointed at before. Fails
+    /// with `UnknownBundle` when the pool does not serve `bundle`.
+    pub fn set_app(
+        &self,
+        app: &str,
+        bundle: &ContentHash,
+    ) -> Result<Option<ContentHash>, RenderError> {
+        let mut routes = self.inner.routes_mut();
+        if !routes.by_hash.contains_key(bundle) {
+            return Err(RenderError::UnknownBundle(*bundle));
+        }
+        Ok(routes.apps.insert(app.to_owned(), *bundle))
+    }
+
+    /// Forgets an app (not `default`). Returns the bundle it pointed at.
+    pub fn remove_app(&self, app: &str) -> Option<ContentHash> {
+        if app == DEFAULT_APP {
+            return None;
+        }
+        self.inner.routes_mut().apps.remove(app)
+    }
+
+    /// Serves another bundle beside those served: every worker in turn
+    /// loads it and warms an isolate for it (warm-up `samples`, default
+    /// every component with `{}`) while the others keep serving, and requests
     /// naming it are taken only once every worker is warm on it, so none is
-    /// rendered cold. Fails with the first worker's load error (the bundle
-    /// is then not served). Adding a bundle already served does nothing.
+    /// rendered cold. Fails with the first worker's load error, or when one
+    /// of the given `samples` fails (the bundle is then not served). Adding
+    /// a bundle already served does nothing.
     pub async fn add_bundle(&self, bundle: Bundle, samples: Vec<Sample>) -> Result<(), StartError> {
         let hash = bundle.hash();
-        if self.inner.routes().contains_key(&hash) {
+        if self.inner.routes().by_hash.contains_key(&hash) {
             return Ok(());
         }
-        let entry = BundleEntry::new(bundle, samples);
+        let must_pass = !samples.is_empty();
+        let entry = BundleEntry::new(bundle, samples, must_pass);
         let (jobs_tx, jobs_rx) = async_channel::bounded(self.inner.shared.config.queue_capacity);
-        let (loaded_tx, mut loaded) = tokio::sync::mpsc::unbounded_channel();
+        // One worker at a time: a worker loading a bundle takes no jobs, so
+        // the others keep serving; and a bundle that cannot load is found
+        // out by the first worker alone.
         for control in &self.inner.controls {
+            let (loaded_tx, loaded) = oneshot::channel();
             let add = Control::Add {
                 entry: Arc::clone(&entry),
                 jobs: jobs_rx.clone(),
-                loaded: loaded_tx.clone(),
+                loaded: loaded_tx,
             };
-            if control.try_send(add).is_err() {
-                return Err(StartError::Thread("the pool is shutting down".into()));
-            }
-        }
-        drop((jobs_rx, loaded_tx));
-        for _ in 0..self.inner.workers {
-            match loaded.recv().await {
-                Some(Ok(_)) => {}
-                Some(Err(error)) => {
-                    // Workers that loaded it drop their lane once its queue
-                    // closes.
-                    jobs_tx.close();
-                    return Err(error);
-                }
-                None => {
-                    jobs_tx.close();
-                    return Err(StartError::Thread("workers stopped".into()));
-                }
+            let result = match control.try_send(add) {
+                Ok(()) => loaded
+                    .await
+                    .unwrap_or_else(|_| Err(StartError::Thread("workers stopped".into()))),
+                Err(_) => Err(StartError::Thread("the pool is shutting down".into())),
+            };
+            if let Err(error) = result {
+                // Workers that loaded it drop their lane once its queue
+                // closes.
+                jobs_tx.close();
+                return Err(error);
             }
         }
         let route = Route {
             jobs: jobs_tx,
             entry,
         };
-        let mut routes = self.inner.routes.write().unwrap_or_else(|e| e.into_inner());
-        routes.insert(hash, route);
+        self.inner.routes_mut().by_hash.insert(hash, route);
         Ok(())
     }
 
     /// Stops serving a bundle: requests naming it fail with
     /// `UnknownBundle` from now on, the jobs already queued and the renders
-    /// in flight finish, and then every worker drops its isolate. The
-    /// pool's first bundle cannot be removed. False when it was not served.
+    /// in flight finish, and then every worker drops its isolate. A bundle
+    /// an app points at is not removed (point the app elsewhere first).
+    /// False when it was not served or an app points at it.
     pub fn remove_bundle(&self, hash: &ContentHash) -> bool {
-        if *hash == self.inner.default {
+        let mut routes = self.inner.routes_mut();
+        if routes.apps.values().any(|h| h == hash) {
             return false;
         }
-        let mut routes = self.inner.routes.write().unwrap_or_else(|e| e.into_inner());
-        match routes.remove(hash) {
+        match routes.by_hash.remove(hash) {
             Some(route) => {
                 route.jobs.close();
                 true

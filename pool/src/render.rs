@@ -313,11 +313,17 @@ pub(crate) fn html_of(
 }
 
 /// The answer to a render's caller.
-pub(crate) fn rendered(render: &Render, body: RenderBody, worker: usize) -> Rendered {
+pub(crate) fn rendered(
+    render: &Render,
+    body: RenderBody,
+    worker: usize,
+    bundle: bundles::ContentHash,
+) -> Rendered {
     Rendered {
         body,
         render_time: render.started.elapsed(),
         queue_time: render.queued,
         worker,
+        bundle,
     }
 }

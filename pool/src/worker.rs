@@ -23,15 +23,19 @@ pub(crate) struct BundleEntry {
     pub bundle: Bundle,
     /// Warm-up renders (default: every component with `{}`).
     pub samples: Vec<Sample>,
+    /// A failing sample refuses the bundle (a bundle added to a running
+    /// pool with samples): otherwise a failing sample is only skipped.
+    pub samples_must_pass: bool,
     /// Set once a worker has produced the code cache for this bundle.
     pub cache_produced: AtomicBool,
 }
 
 impl BundleEntry {
-    pub fn new(bundle: Bundle, samples: Vec<Sample>) -> Arc<Self> {
+    pub fn new(bundle: Bundle, samples: Vec<Sample>, samples_must_pass: bool) -> Arc<Self> {
         Arc::new(Self {
             bundle,
             samples,
+            samples_must_pass,
             cache_produced: AtomicBool::new(false),
         })
     }
@@ -44,7 +48,7 @@ pub(crate) enum Control {
     Add {
         entry: Arc<BundleEntry>,
         jobs: async_channel::Receiver<Job>,
-        loaded: tokio::sync::mpsc::UnboundedSender<Result<LoadReport, StartError>>,
+        loaded: oneshot::Sender<Result<LoadReport, StartError>>,
     },
 }
 
@@ -438,7 +442,14 @@ fn load(
             .replacement_warmup_renders
             .min(shared.config.warmup_renders)
     };
-    let mut isolate = warm_up(id, shared, entry, runtime, isolate, &report, warmup);
+    let (mut isolate, failure) = warm_up(id, shared, entry, runtime, isolate, &report, warmup);
+    if let Some((component, error)) = failure.filter(|_| first && entry.samples_must_pass) {
+        return Err(StartError::SampleFailed {
+            bundle: entry.bundle.name().to_owned(),
+            component,
+            error: error.to_string(),
+        });
+    }
     isolate.reset_render_count();
     if let Some(reason) = isolate.needs_replacement(&shared.config, false) {
         // A warm-up sample poisoned the isolate (it timed out, ran out of
@@ -470,7 +481,8 @@ fn load(
 
 /// Runs the warm-up renders, one at a time through the isolate's event
 /// loop, so the hot functions are compiled (and land in the code cache)
-/// before real requests arrive.
+/// before real requests arrive. Also says which sample failed first, and
+/// how.
 fn warm_up(
     id: usize,
     shared: &Shared,
@@ -479,9 +491,9 @@ fn warm_up(
     isolate: RenderIsolate,
     report: &LoadReport,
     count: usize,
-) -> RenderIsolate {
+) -> (RenderIsolate, Option<(String, RenderError)>) {
     if count == 0 {
-        return isolate;
+        return (isolate, None);
     }
     let defaults: Vec<Sample>;
     let samples = if entry.samples.is_empty() {
@@ -505,6 +517,7 @@ fn warm_up(
     // on errors (or on a hostile sample's deadline, over and over).
     let mut failed = vec![false; samples.len()];
     let mut failures = 0usize;
+    let mut first_failure = None;
     for i in 0..count {
         if failures == samples.len() || event_loop.isolate.poisoned.is_some() {
             break;
@@ -541,6 +554,7 @@ fn warm_up(
             tracing::debug!(worker = id, component = %sample.component, %error, "warm-up render failed");
             failed[k] = true;
             failures += 1;
+            first_failure.get_or_insert((sample.component.clone(), error));
         }
     }
     tracing::debug!(
@@ -550,5 +564,5 @@ fn warm_up(
         ms = started.elapsed().as_secs_f64() * 1e3,
         "warm-up done"
     );
-    event_loop.isolate
+    (event_loop.isolate, first_failure)
 }

@@ -17,9 +17,11 @@ use serde_json::value::RawValue;
 
 use pool::{RenderBody, RenderPool, RenderRequest, RenderStream};
 
+use crate::admin::{self, AdminToken};
 use crate::errors::{ApiError, Code};
 use crate::hypernova;
 use crate::metrics::Metrics;
+use crate::registry::Registry;
 use crate::settings::HttpConfig;
 
 const OPENAPI: &str = include_str!("openapi.json");
@@ -27,27 +29,68 @@ const OPENAPI: &str = include_str!("openapi.json");
 /// What every handler shares.
 pub struct AppState {
     pub pool: RenderPool,
+    pub registry: Arc<Registry>,
     pub metrics: Arc<Metrics>,
     pub http: HttpConfig,
+    /// None turns the admin API off.
+    pub admin_token: Option<AdminToken>,
+    /// Largest bundle an upload may carry.
+    pub max_bundle_bytes: usize,
+}
+
+/// Where the admin API is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminRoutes {
+    /// Not on this listener.
+    Off,
+    /// Beside the render API.
+    Here,
 }
 
 /// Binds the app to `listener` and returns the running server (poll it to
 /// serve; stop it through its handle).
-pub fn start(listener: TcpListener, state: AppState, http: &HttpConfig) -> std::io::Result<Server> {
-    let state = web::Data::new(state);
+pub fn start(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    admin_routes: AdminRoutes,
+) -> std::io::Result<Server> {
+    let http = state.http.clone();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .wrap(actix_web::middleware::from_fn(observe))
             .service(post_only("/render", render))
             .service(post_only("/batch", batch))
+            .service(post_only("/apps/{app}/batch", batch))
             .route("/health", web::get().to(health))
             .route("/ready", web::get().to(ready))
             .route("/metrics", web::get().to(metrics))
             .route("/openapi.json", web::get().to(openapi))
+            .configure(|config| {
+                if admin_routes == AdminRoutes::Here {
+                    admin::routes(config);
+                }
+            })
             .default_service(web::to(not_found))
     })
     .workers(http.http_workers)
+    .shutdown_timeout(http.shutdown_timeout.as_secs())
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// The admin API alone, on its own listener.
+pub fn start_admin(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let http = state.http.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(observe))
+            .configure(admin::routes)
+            .default_service(web::to(not_found))
+    })
+    .workers(1)
     .shutdown_timeout(http.shutdown_timeout.as_secs())
     .listen(listener)?
     .run();
@@ -88,14 +131,23 @@ async fn observe(
     Ok(response)
 }
 
-/// Reads the body up to `limit` bytes within `timeout`; refuses larger
-/// bodies early when the client announces their length.
+/// Reads a request body up to the configured limit.
 async fn read_body(
     req: &HttpRequest,
     payload: web::Payload,
     http: &HttpConfig,
 ) -> Result<Bytes, ApiError> {
-    let limit = http.max_body_bytes;
+    read_body_within(req, payload, http.max_body_bytes, http).await
+}
+
+/// Reads the body up to `limit` bytes within the body timeout; refuses
+/// larger bodies early when the client announces their length.
+pub async fn read_body_within(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    http: &HttpConfig,
+) -> Result<Bytes, ApiError> {
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -138,11 +190,27 @@ struct RenderRequestBody {
     /// Per-request deadline in milliseconds (clamped to the pool's range).
     #[serde(default)]
     timeout_ms: Option<u64>,
+    /// The app whose bundle renders it (default: `default`).
+    #[serde(default)]
+    app: Option<String>,
+    /// A bundle to render with (`sha256:<hex>`), whatever the app points at.
+    #[serde(default)]
+    bundle: Option<String>,
 }
 
 impl RenderRequestBody {
     /// The render request; props must be a JSON object (or absent/null).
-    fn into_request(self) -> Result<RenderRequest, ApiError> {
+    fn into_request(self, registry: &Registry) -> Result<RenderRequest, ApiError> {
+        let bundle = match &self.bundle {
+            Some(text) => {
+                let id = admin::parse_id(text)?;
+                let served = registry
+                    .served(&id)
+                    .ok_or(ApiError::Render(pool::RenderError::UnknownBundle(id)))?;
+                Some(served)
+            }
+            None => None,
+        };
         let props = match self.props {
             None => "{}".to_owned(),
             Some(raw) if raw.get() == "null" => "{}".to_owned(),
@@ -155,6 +223,8 @@ impl RenderRequestBody {
         };
         Ok(RenderRequest {
             timeout: self.timeout_ms.map(Duration::from_millis),
+            app: self.app,
+            bundle,
             ..RenderRequest::new(self.component, props)
         })
     }
@@ -191,15 +261,18 @@ async fn render(
     let body = read_body(&req, payload, &state.http).await?;
     let body: RenderRequestBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid render request: {e}")))?;
-    let mut request = body.into_request()?;
+    let mut request = body.into_request(&state.registry)?;
     request.headers = forwarded_headers(&req, &state.http.forward_headers);
+    let app = metric_app(&request);
     let started = Instant::now();
     let debug = state.http.debug_errors;
     let failed = |e: pool::RenderError| {
         log_render_error(&e);
         ApiError::render(e, debug)
     };
-    let rendered = state.pool.render_streaming(request).await.map_err(failed)?;
+    let rendered = state.pool.render_streaming(request).await;
+    state.count_render(&app, &rendered);
+    let rendered = rendered.map_err(failed)?;
     let duration_ms = started.elapsed().as_secs_f64() * 1e3;
     let render_ms = rendered.render_time.as_secs_f64() * 1e3;
     let queue_ms = rendered.queue_time.as_secs_f64() * 1e3;
@@ -250,7 +323,39 @@ fn body_stream(
     })
 }
 
-fn log_render_error(error: &pool::RenderError) {
+impl AppState {
+    /// Counts a render by app (see [`metric_app`]), bundle and how it
+    /// started.
+    pub fn count_render(&self, app: &str, rendered: &Result<pool::Rendered, pool::RenderError>) {
+        // A name that is no app is not a label: labels stay bounded.
+        let app = match rendered {
+            Err(pool::RenderError::UnknownApp(_)) => "",
+            _ => app,
+        };
+        match rendered {
+            Ok(rendered) => {
+                let id = self.registry.id_of(&rendered.bundle);
+                self.metrics.app_render(app, Some(&id), "ok");
+            }
+            Err(error) => {
+                self.metrics
+                    .app_render(app, None, Code::from(error.kind()).name());
+            }
+        }
+    }
+}
+
+/// The app a request counts under: the one it names, `default` when it
+/// names none, and none when it pins a bundle.
+pub fn metric_app(request: &RenderRequest) -> String {
+    match (&request.app, &request.bundle) {
+        (Some(app), _) => app.clone(),
+        (None, Some(_)) => String::new(),
+        (None, None) => pool::DEFAULT_APP.to_owned(),
+    }
+}
+
+pub fn log_render_error(error: &pool::RenderError) {
     match error {
         pool::RenderError::Js(js) => {
             tracing::warn!(error = %js, stack = js.stack.as_deref().unwrap_or(""), "render threw");
@@ -263,9 +368,17 @@ fn log_render_error(error: &pool::RenderError) {
 /// answers (see `hypernova.rs`).
 async fn batch(
     req: HttpRequest,
+    app: Option<web::Path<String>>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    let app = app.map(web::Path::into_inner);
+    if let Some(name) = app.as_deref() {
+        if !state.pool.apps().iter().any(|(a, _)| a == name) {
+            let error = ApiError::Render(pool::RenderError::UnknownApp(name.to_owned()));
+            return actix_web::ResponseError::error_response(&error);
+        }
+    }
     // Like the reference server's body parser: an oversized or malformed
     // body is answered with its status and an empty body.
     let body = match read_body(&req, payload, &state.http).await {
@@ -282,9 +395,12 @@ async fn batch(
         };
         return actix_web::ResponseError::error_response(&error);
     }
-    let headers = forwarded_headers(&req, &state.http.forward_headers);
-    let response =
-        hypernova::render_batch(&state.pool, jobs, &headers, state.http.debug_errors).await;
+    let base = RenderRequest {
+        headers: forwarded_headers(&req, &state.http.forward_headers),
+        app,
+        ..RenderRequest::new("", "")
+    };
+    let response = hypernova::render_batch(&state, jobs, &base).await;
     HttpResponse::Ok()
         .content_type(hypernova::CONTENT_TYPE)
         .json(response)
@@ -294,16 +410,19 @@ async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+/// Ready when every worker is warm on every app's bundle.
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let status = state.pool.status();
+    let ready = state.registry.is_ready();
     let body = serde_json::json!({
-        "ready": state.pool.is_ready(),
+        "ready": ready,
         "workers": state.pool.workers(),
         "readyWorkers": status.ready,
         "stuckWorkers": state.pool.stuck_workers(),
         "failed": status.failed.as_ref().map(|e| e.to_string()),
+        "apps": state.registry.apps(),
     });
-    if state.pool.is_ready() {
+    if ready {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable()

@@ -57,6 +57,27 @@ pub enum Command {
         #[command(flatten)]
         pool: PoolArgs,
     },
+    /// Upload a bundle to a running service, wait until it is warm, and switch an app to it
+    Deploy {
+        /// The service's admin API (http://host:port)
+        #[arg(long, env = "SSR_POOL_SERVER")]
+        server: String,
+        /// The bundle file
+        #[arg(long, value_name = "FILE")]
+        bundle: PathBuf,
+        /// Warm-up samples (JSON array of {component, props}); a failing one refuses the bundle
+        #[arg(long, value_name = "FILE")]
+        samples: Option<PathBuf>,
+        /// The app to switch
+        #[arg(long, default_value = pool::DEFAULT_APP)]
+        app: String,
+        /// File holding the admin token
+        #[arg(long, env = "SSR_POOL_ADMIN_TOKEN_FILE", value_name = "FILE")]
+        admin_token_file: PathBuf,
+        /// Longest wait for the upload and warm-up, in seconds
+        #[arg(long, default_value_t = 300)]
+        timeout_secs: u64,
+    },
 }
 
 /// The config file named by `--config FILE`, `--config=FILE` or
@@ -101,12 +122,36 @@ pub fn main() -> ExitCode {
             component,
             props,
         }) => block_on(render(pool.service_config(None), component, props)),
+        Some(Command::Deploy {
+            server,
+            bundle,
+            samples,
+            app,
+            admin_token_file,
+            timeout_secs,
+        }) => read_token(&admin_token_file).and_then(|token| {
+            let deploy = crate::deploy::Deploy {
+                server: &server,
+                bundle: &bundle,
+                samples: samples.as_deref(),
+                app: &app,
+                token,
+                timeout: std::time::Duration::from_secs(timeout_secs),
+            };
+            crate::deploy::run(&deploy, &mut std::io::stdout())
+        }),
         None => block_on(render(ServiceConfig::example(), None, None)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(&message),
     }
+}
+
+fn read_token(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read admin token {}: {e}", path.display()))?;
+    Ok(text.trim().to_owned())
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -12,6 +12,7 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
+use bundles::ContentHash;
 use pool::{ErrorKind, JsError, RenderError};
 use serde::Serialize;
 
@@ -61,13 +62,18 @@ macro_rules! error_codes {
 error_codes! {
     BadRequest       => "bad_request",       BAD_REQUEST,           retry: false;
     InvalidProps     => "invalid_props",     BAD_REQUEST,           retry: false;
+    HashMismatch     => "hash_mismatch",     BAD_REQUEST,           retry: false;
+    Unauthorized     => "unauthorized",      UNAUTHORIZED,          retry: false;
     UnknownComponent => "unknown_component", NOT_FOUND,             retry: false;
+    UnknownApp       => "unknown_app",       NOT_FOUND,             retry: false;
     UnknownBundle    => "unknown_bundle",    NOT_FOUND,             retry: false;
     NotFound         => "not_found",         NOT_FOUND,             retry: false;
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED,   retry: false;
     BodyTimeout      => "body_timeout",      REQUEST_TIMEOUT,       retry: false;
+    BundleInUse      => "bundle_in_use",     CONFLICT,              retry: false;
     BodyTooLarge     => "body_too_large",    PAYLOAD_TOO_LARGE,     retry: false;
     TooManyJobs      => "too_many_jobs",     PAYLOAD_TOO_LARGE,     retry: false;
+    BundleRefused    => "bundle_refused",    UNPROCESSABLE_ENTITY,  retry: false;
     RenderError      => "render_error",      INTERNAL_SERVER_ERROR, retry: false;
     NeverSettled     => "never_settled",     INTERNAL_SERVER_ERROR, retry: false;
     NotAString       => "not_a_string",      INTERNAL_SERVER_ERROR, retry: false;
@@ -84,6 +90,7 @@ impl From<ErrorKind> for Code {
     fn from(kind: ErrorKind) -> Self {
         match kind {
             ErrorKind::UnknownComponent => Code::UnknownComponent,
+            ErrorKind::UnknownApp => Code::UnknownApp,
             ErrorKind::UnknownBundle => Code::UnknownBundle,
             ErrorKind::Js => Code::RenderError,
             ErrorKind::InvalidProps => Code::InvalidProps,
@@ -127,6 +134,20 @@ pub enum ApiError {
     NotFound { method: String, path: String },
     #[error("{method} is not allowed here (allowed: {allow})")]
     MethodNotAllowed { method: String, allow: &'static str },
+    #[error("missing or wrong admin token (send Authorization: Bearer <token>)")]
+    Unauthorized,
+    #[error("the body's sha256 is {actual}, not the {expected} the path names")]
+    HashMismatch {
+        expected: ContentHash,
+        actual: ContentHash,
+    },
+    #[error("bundle refused: {0}")]
+    BundleRefused(String),
+    #[error("bundle {bundle} is in use by app(s) {}", apps.join(", "))]
+    BundleInUse {
+        bundle: ContentHash,
+        apps: Vec<String>,
+    },
 }
 
 fn render_message(error: &RenderError) -> String {
@@ -134,6 +155,7 @@ fn render_message(error: &RenderError) -> String {
         RenderError::UnknownComponent(name) => {
             format!("Component \"{}\" not registered", echo(name))
         }
+        RenderError::UnknownApp(name) => format!("no app named \"{}\"", echo(name)),
         other => other.to_string(),
     }
 }
@@ -169,6 +191,10 @@ impl ApiError {
             ApiError::TooManyJobs { .. } => Code::TooManyJobs,
             ApiError::NotFound { .. } => Code::NotFound,
             ApiError::MethodNotAllowed { .. } => Code::MethodNotAllowed,
+            ApiError::Unauthorized => Code::Unauthorized,
+            ApiError::HashMismatch { .. } => Code::HashMismatch,
+            ApiError::BundleRefused(_) => Code::BundleRefused,
+            ApiError::BundleInUse { .. } => Code::BundleInUse,
         }
     }
 
@@ -196,8 +222,14 @@ impl ResponseError for ApiError {
         if code.retry() {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
         }
-        if let ApiError::MethodNotAllowed { allow, .. } = self {
-            response.insert_header((header::ALLOW, *allow));
+        match self {
+            ApiError::MethodNotAllowed { allow, .. } => {
+                response.insert_header((header::ALLOW, *allow));
+            }
+            ApiError::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            _ => {}
         }
         let details = match self {
             ApiError::Render(RenderError::Js(js)) => Some(js),

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use pool::{JsError, RenderError, RenderPool, RenderRequest};
 
+use crate::app::AppState;
 use crate::errors::Code;
 
 /// The reference server answers with Express's JSON content type.
@@ -139,11 +140,11 @@ pub fn fair_share(pool: &RenderPool) -> usize {
 /// Renders the jobs on the pool, at most [`fair_share`] at a time, and
 /// builds the response (results in token order).
 pub async fn render_batch(
-    pool: &RenderPool,
+    state: &AppState,
     jobs: Vec<(String, Box<RawValue>)>,
-    headers: &[(String, String)],
-    debug: bool,
+    base: &RenderRequest,
 ) -> BatchResponse {
+    let (pool, debug) = (&state.pool, state.http.debug_errors);
     let renders = jobs.into_iter().map(|(token, raw)| async move {
         let fields: JobFields = serde_json::from_str(raw.get()).unwrap_or(JobFields {
             name: None,
@@ -155,20 +156,24 @@ pub async fn render_batch(
             .data
             .map_or_else(|| "null".to_owned(), |d| d.get().to_owned());
         let request = RenderRequest {
-            headers: headers.to_vec(),
-            ..RenderRequest::new(component.clone(), props)
+            component: component.clone(),
+            props,
+            ..base.clone()
         };
-        let result = pool.render(request).await;
+        let rendered = pool.render_streaming(request).await;
+        state.count_render(&crate::app::metric_app(base), &rendered);
+        let result = match rendered {
+            Ok(rendered) => rendered.into_html().await,
+            Err(error) => Err(error),
+        };
         let duration = started.elapsed().as_secs_f64() * 1e3;
         let name = fields.name;
         let job = match result {
-            Ok(output) if output.html.is_empty() => {
-                failed(name, duration, 500, Some(no_html_error()))
-            }
+            Ok(html) if html.is_empty() => failed(name, duration, 500, Some(no_html_error())),
             Err(RenderError::NotAString(_)) => failed(name, duration, 500, Some(no_html_error())),
-            Ok(output) => JobResult {
+            Ok(html) => JobResult {
                 name,
-                html: Some(output.html),
+                html: Some(html),
                 meta: Default::default(),
                 duration,
                 status_code: 200,

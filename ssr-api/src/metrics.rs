@@ -35,6 +35,8 @@ pub struct Metrics {
     fetch_bytes: IntCounterVec,
     fetch_duration: HistogramVec,
     bundle_info: IntGaugeVec,
+    app_renders: IntCounterVec,
+    app_bundle: IntGaugeVec,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -52,6 +54,35 @@ impl Metrics {
         self.bundle_info
             .with_label_values(&[hash.as_str(), bundle.format().as_str(), files.as_str()])
             .set(1);
+    }
+
+    /// Counts a render of `app` by the bundle that took it (None when the
+    /// request reached none) and its outcome.
+    pub fn app_render(&self, app: &str, bundle: Option<&bundles::ContentHash>, outcome: &str) {
+        let bundle = bundle.map(|b| b.to_string()).unwrap_or_default();
+        self.app_renders
+            .with_label_values(&[app, bundle.as_str(), outcome])
+            .inc();
+    }
+
+    /// Records that `app` now renders with `bundle` (and no longer with
+    /// `previous`).
+    pub fn app_switched(
+        &self,
+        app: &str,
+        previous: Option<&bundles::ContentHash>,
+        bundle: Option<&bundles::ContentHash>,
+    ) {
+        if let Some(previous) = previous {
+            let _ = self
+                .app_bundle
+                .remove_label_values(&[app, previous.to_string().as_str()]);
+        }
+        if let Some(bundle) = bundle {
+            self.app_bundle
+                .with_label_values(&[app, bundle.to_string().as_str()])
+                .set(1);
+        }
     }
 
     pub fn new() -> Self {
@@ -137,6 +168,25 @@ impl Metrics {
                         "The bundle served: its sha256, format (script or module) and number of files",
                     ),
                     &["bundle", "format", "files"],
+                )
+                .unwrap(),
+            ),
+            app_renders: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "app_renders_total",
+                        "Renders by app, bundle (sha256; empty when none was reached) and outcome (ok or an error code)",
+                    ),
+                    &["app", "bundle", "outcome"],
+                )
+                .unwrap(),
+            ),
+            app_bundle: register(
+                r,
+                IntGaugeVec::new(
+                    Opts::new("app_bundle_info", "The bundle (sha256) each app renders with"),
+                    &["app", "bundle"],
                 )
                 .unwrap(),
             ),

@@ -30,6 +30,9 @@ pub struct PoolArgs {
     /// How to compile the bundle: a classic script or an ES module (auto: `.mjs` is a module, else a file that only parses as a module)
     #[arg(long, env = "SSR_POOL_BUNDLE_FORMAT", value_enum, default_value_t = FormatArg::Auto)]
     pub bundle_format: FormatArg,
+    /// Largest bundle, in bytes, at start and in uploads
+    #[arg(long, env = "SSR_POOL_MAX_BUNDLE_BYTES", default_value_t = bundles::DEFAULT_MAX_BUNDLE_BYTES)]
+    pub max_bundle_bytes: usize,
     /// Sample renders (JSON array of {component, props}) used for warm-up
     #[arg(long, env = "SSR_POOL_SAMPLES", value_name = "FILE")]
     pub samples: Option<PathBuf>,
@@ -138,6 +141,12 @@ pub struct HttpArgs {
         value_name = "NAMES"
     )]
     pub fetch_forward_headers: Vec<String>,
+    /// File holding the admin API's bearer token; the admin API is off without one
+    #[arg(long, env = "SSR_POOL_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Serve the admin API on this address only (default: beside the render API)
+    #[arg(long, env = "SSR_POOL_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
 }
 
 /// `--bundle-format`.
@@ -169,6 +178,8 @@ pub struct ServiceConfig {
     pub bundle: Option<PathBuf>,
     /// The bundle's format; None detects it.
     pub bundle_format: Option<BundleFormat>,
+    /// Largest bundle, at start and in uploads.
+    pub max_bundle_bytes: usize,
     /// Warm-up samples; None uses the example's (with the example bundle)
     /// or every component with `{}`.
     pub samples: Option<PathBuf>,
@@ -191,6 +202,10 @@ pub struct HttpConfig {
     pub http_workers: usize,
     /// Lower-case names of the request headers renders see.
     pub forward_headers: Vec<String>,
+    /// The admin API's token file; None turns the admin API off.
+    pub admin_token_file: Option<PathBuf>,
+    /// The admin API's own address; None serves it beside the render API.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 impl HttpConfig {
@@ -259,6 +274,7 @@ impl PoolArgs {
         ServiceConfig {
             bundle: self.bundle.clone(),
             bundle_format: self.bundle_format.format(),
+            max_bundle_bytes: self.max_bundle_bytes,
             samples: self.samples.clone(),
             cache_dir: self.cache_dir(),
             pool: self.pool_config(),
@@ -277,6 +293,8 @@ impl PoolArgs {
                     .map(|name| name.trim().to_ascii_lowercase())
                     .filter(|name| !name.is_empty())
                     .collect(),
+                admin_token_file: http.admin_token_file,
+                admin_listen: http.admin_listen,
             },
         }
     }

@@ -7,13 +7,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
-use bundles::{Bundle, DEFAULT_MAX_BUNDLE_BYTES};
+use bundles::Bundle;
 use pool::{CodeCacheStore, PoolObserver, RenderPool, Sample};
 
-use crate::app::{self, AppState};
+use crate::admin::AdminToken;
+use crate::app::{self, AdminRoutes, AppState};
 use crate::codecache::DiskCodeCache;
 use crate::example;
 use crate::metrics::Metrics;
+use crate::registry::{self, Registry, RegistryConfig};
 use crate::settings::ServiceConfig;
 
 /// The bundle the configuration names, or the embedded example.
@@ -22,7 +24,7 @@ pub fn load_bundle(config: &ServiceConfig) -> Result<Bundle, String> {
         Some(path) => pool::open_bundle(
             path,
             config.bundle_format,
-            DEFAULT_MAX_BUNDLE_BYTES,
+            config.max_bundle_bytes,
             &config.v8_flags,
         )
         .map_err(|e| e.to_string()),
@@ -104,18 +106,23 @@ pub fn build_pool(
 /// How long the pool may take to stop once the HTTP server has stopped.
 const POOL_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The HTTP service: a pool behind the app, bound to its listener.
+/// The HTTP service: a pool behind the app, bound to its listener (and
+/// the admin API, on its own listener when configured so).
 pub struct Application {
     addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
     pool: RenderPool,
+    registry: Arc<Registry>,
     server: Server,
+    admin_server: Option<Server>,
     shutdown_timeout: std::time::Duration,
 }
 
 impl Application {
     /// Validates the configuration, binds the listener (port 0 picks a free
-    /// one), starts the pool with metrics and the code cache, and builds the
-    /// server. Must be called inside an actix system.
+    /// one), starts the pool with metrics and the code cache on what the
+    /// registry served last (or `--bundle`), and builds the server. Must be
+    /// called inside an actix system.
     pub fn build(config: ServiceConfig) -> Result<Self, String> {
         config
             .http
@@ -125,12 +132,40 @@ impl Application {
             .pool
             .validate()
             .map_err(|e| format!("invalid setting: {e}"))?;
-        let listen = config.http.listen;
-        let listener =
-            TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let admin_token = match &config.http.admin_token_file {
+            Some(_) if config.cache_dir.is_none() => {
+                return Err("the admin API needs a cache directory to store bundles in".into())
+            }
+            Some(path) => Some(AdminToken::read(path)?),
+            None => None,
+        };
+        let listener = bind(config.http.listen)?;
+        let admin_listener = match (&admin_token, config.http.admin_listen) {
+            (Some(_), Some(addr)) => Some(bind(addr)?),
+            _ => None,
+        };
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let metrics = Arc::new(Metrics::new());
-        let pool = build_pool(&config, metrics.clone(), CacheAccess::ReadWrite)?;
+        let registry_config = RegistryConfig {
+            cache_dir: config.cache_dir.clone(),
+            max_bundle_bytes: config.max_bundle_bytes,
+            v8_flags: config.v8_flags.clone(),
+        };
+        let plan = registry::plan_start(&registry_config, load_bundle(&config)?);
+        let startup_samples = load_samples(&config)?;
+        let samples = match &plan.samples {
+            Some(samples) => samples.clone(),
+            None => startup_samples.clone(),
+        };
+        let cache = open_code_cache(&config, CacheAccess::ReadWrite)?
+            .map(|c| Arc::new(c) as Arc<dyn CodeCacheStore>);
+        let pool = start_pool(
+            &config,
+            plan.default.clone(),
+            samples,
+            metrics.clone(),
+            cache,
+        )?;
         let bundle = pool.bundle();
         tracing::info!(
             address = %addr,
@@ -139,22 +174,61 @@ impl Application {
             format = bundle.format().as_str(),
             files = bundle.files().len(),
             workers = pool.workers(),
+            admin = admin_token.is_some(),
             "serving"
         );
         metrics.bundle_served(&bundle);
-        let state = AppState {
+        let registry = Arc::new(Registry::new(
+            pool.clone(),
+            registry_config,
+            &plan,
+            startup_samples,
+            metrics.clone(),
+        ));
+        let restoring = Arc::clone(&registry);
+        actix_web::rt::spawn(async move { restoring.restore(plan).await });
+        let admin_routes = match (&admin_token, &admin_listener) {
+            (Some(_), None) => AdminRoutes::Here,
+            _ => AdminRoutes::Off,
+        };
+        let state = actix_web::web::Data::new(AppState {
             pool: pool.clone(),
+            registry: Arc::clone(&registry),
             metrics,
             http: config.http.clone(),
-        };
-        let server = app::start(listener, state, &config.http)
+            admin_token,
+            max_bundle_bytes: config.max_bundle_bytes,
+        });
+        let server = app::start(listener, state.clone(), admin_routes)
             .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
+        let (admin_addr, admin_server) = match admin_listener {
+            Some(listener) => {
+                let addr = listener.local_addr().map_err(|e| e.to_string())?;
+                let server = app::start_admin(listener, state)
+                    .map_err(|e| format!("cannot start the admin server: {e}"))?;
+                tracing::info!(address = %addr, "admin API listening");
+                (Some(addr), Some(server))
+            }
+            None => (None, None),
+        };
         Ok(Self {
             addr,
+            admin_addr,
             pool,
+            registry,
             server,
+            admin_server,
             shutdown_timeout: config.http.shutdown_timeout,
         })
+    }
+
+    /// The admin API's own address, when it has one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// The address the server listens on.
@@ -177,9 +251,15 @@ impl Application {
         let Self {
             pool,
             server,
+            admin_server,
             shutdown_timeout,
             ..
         } = self;
+        let admin = admin_server.map(|admin| {
+            let handle = admin.handle();
+            actix_web::rt::spawn(admin);
+            handle
+        });
         let failed = Arc::new(AtomicBool::new(false));
         actix_web::rt::spawn(report_readiness(
             pool.clone(),
@@ -189,6 +269,9 @@ impl Application {
         server
             .await
             .map_err(|e| format!("HTTP server failed: {e}"))?;
+        if let Some(admin) = admin {
+            admin.stop(true).await;
+        }
         tracing::info!("HTTP server stopped; shutting the pool down");
         // The HTTP side already waited for in-flight requests; what a worker
         // still runs now has no caller left.
@@ -208,6 +291,10 @@ impl Application {
             _ => Ok(()),
         }
     }
+}
+
+fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
 /// Logs when every worker is warm, or stops the server when the bundle

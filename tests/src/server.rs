@@ -32,6 +32,12 @@ pub struct ServerSetup {
     pub max_batch_jobs: usize,
     /// Request headers renders see as `context.headers`.
     pub forward_headers: Vec<String>,
+    /// Turns the admin API on with the token in this file.
+    pub admin_token_file: Option<PathBuf>,
+    /// Largest bundle at start and in uploads.
+    pub max_bundle_bytes: usize,
+    /// The cache (and registry) directory; a fresh temporary one when None.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for ServerSetup {
@@ -44,6 +50,9 @@ impl Default for ServerSetup {
             body_timeout: Duration::from_secs(30),
             max_batch_jobs: 256,
             forward_headers: Vec::new(),
+            admin_token_file: None,
+            max_bundle_bytes: bundles::DEFAULT_MAX_BUNDLE_BYTES,
+            cache_dir: None,
         }
     }
 }
@@ -54,6 +63,7 @@ impl ServerSetup {
         ServiceConfig {
             bundle: Some(bundle),
             bundle_format: None,
+            max_bundle_bytes: self.max_bundle_bytes,
             samples: None,
             cache_dir: Some(cache_dir),
             pool: self.config.clone(),
@@ -67,6 +77,8 @@ impl ServerSetup {
                 shutdown_timeout: Duration::from_secs(5),
                 http_workers: 2,
                 forward_headers: self.forward_headers.clone(),
+                admin_token_file: self.admin_token_file.clone(),
+                admin_listen: None,
             },
         }
     }
@@ -76,7 +88,8 @@ impl TestServer {
     /// Starts the service on the bundle file `bundle`.
     pub fn start(bundle: PathBuf, setup: ServerSetup) -> Self {
         let cache_dir = tempfile::tempdir().expect("temp cache dir");
-        let config = setup.service_config(bundle, cache_dir.path().to_path_buf());
+        let dir = (setup.cache_dir.clone()).unwrap_or_else(|| cache_dir.path().to_path_buf());
+        let config = setup.service_config(bundle, dir);
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
@@ -175,6 +188,16 @@ fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Rep
         retry_after,
         body,
     }
+}
+
+/// Sends `body` with `method`, with a bearer `token` when given (the admin
+/// API).
+pub fn send(method: &str, url: &str, token: Option<&str>, body: &[u8]) -> Reply {
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    reply(agent().run(request.body(body.to_vec()).expect("a valid request")))
 }
 
 /// POSTs `body` as JSON (optionally asking for a JSON answer).
