@@ -228,11 +228,19 @@ fn warm_fails_clearly_on_bad_bundles_samples_and_directories() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not usable"));
 }
 
-/// `serve` on `bundle` with `args` on a free port, once `/ready` says 200.
+/// `serve` on `bundle` with `args` on a free port, once `/ready` says 200
+/// (without a cache unless `args` name a cache directory).
 fn serve_ready(bundle: &Path, args: &[&str], stderr: Stdio) -> (std::process::Child, u16) {
     let port = free_port();
+    let cache = if args.contains(&"--cache-dir") {
+        None
+    } else {
+        Some("--no-cache")
+    };
     let child = bin()
-        .args(["serve", "--no-cache", "--listen"])
+        .arg("serve")
+        .args(cache)
+        .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--bundle")
         .arg(bundle)
@@ -440,4 +448,90 @@ fn serve_abandons_workers_that_outlive_the_shutdown_timeout() {
         .read_to_string(&mut stderr)
         .unwrap();
     assert!(stderr.contains("abandoning"), "{stderr}");
+}
+
+#[test]
+fn deploy_uploads_warms_and_switches_and_fails_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = write_bundle(
+        dir.path(),
+        "v1.js",
+        r#"SsrPool.register("Page", () => "<p>v1</p>");"#,
+    );
+    let second = write_bundle(
+        dir.path(),
+        "v2.js",
+        r#"SsrPool.register("Page", p => "<p>v2 " + p.n + "</p>");"#,
+    );
+    let broken = write_bundle(
+        dir.path(),
+        "broken.js",
+        r#"SsrPool.register("Page", () => {"#,
+    );
+    let samples = write_bundle(
+        dir.path(),
+        "samples.json",
+        r#"[{"component": "Page", "props": {"n": 1}}]"#,
+    );
+    let token = write_bundle(dir.path(), "token", "s3cret\n");
+    let cache = dir.path().join("cache");
+    let args = [
+        "--workers",
+        "2",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--admin-token-file",
+        token.to_str().unwrap(),
+    ];
+    let (mut child, port) = serve_ready(&first, &args, Stdio::null());
+    let server = format!("http://127.0.0.1:{port}");
+    let deploy = |bundle: &Path, token: &Path| {
+        bin()
+            .args(["deploy", "--server", &server, "--bundle"])
+            .arg(bundle)
+            .arg("--samples")
+            .arg(&samples)
+            .arg("--admin-token-file")
+            .arg(token)
+            .output()
+            .unwrap()
+    };
+    let out = deploy(&second, &token);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("bundle: ready"), "{stdout}");
+    assert!(stdout.contains("app default: switched"), "{stdout}");
+    let page = post_render(port, r#"{"component": "Page", "props": {"n": 7}}"#).unwrap();
+    assert!(page.ends_with("<p>v2 7</p>"), "{page}");
+
+    // A broken bundle and a wrong token: non-zero, with the reason, and
+    // the app keeps its bundle.
+    let out = deploy(&broken, &token);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("422") && stderr.contains("syntax error"),
+        "{stderr}"
+    );
+    let wrong = write_bundle(dir.path(), "wrong", "guess");
+    let out = deploy(&second, &wrong);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+    let page = post_render(port, r#"{"component": "Page", "props": {"n": 8}}"#).unwrap();
+    assert!(page.ends_with("<p>v2 8</p>"), "{page}");
+    // No server there.
+    let out = bin()
+        .args(["deploy", "--server", "http://127.0.0.1:1", "--bundle"])
+        .arg(&second)
+        .arg("--admin-token-file")
+        .arg(&token)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
