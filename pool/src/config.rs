@@ -58,6 +58,12 @@ pub struct PoolConfig {
     /// of HTML 2-15% more throughput and a p99 2-3x lower than 16 MiB,
     /// at about 9% less throughput on a 26 KB page.
     pub semi_space_mb: usize,
+    /// Memory one worker's isolates may hold together, in MiB (0 = no
+    /// budget). A worker serving several bundles drops the isolate of the
+    /// least recently used idle one to stay within it, and builds it again
+    /// (from the code cache, with the replacement warm-up) at its next job.
+    /// The isolate in use is always kept, so one isolate may exceed it.
+    pub worker_memory_budget_mb: usize,
     /// Replace an isolate after this many renders (0 = never).
     pub max_renders_per_isolate: u64,
     /// Replace an isolate when its heap after a render exceeds this fraction
@@ -104,6 +110,7 @@ impl PoolConfig {
         load_timeout: Duration::from_secs(30),
         heap_limit_mb: 512,
         semi_space_mb: 32,
+        worker_memory_budget_mb: 0,
         max_renders_per_isolate: 0,
         recycle_heap_fraction: 0.8,
         max_output_bytes: 64 * 1024 * 1024,
@@ -113,6 +120,11 @@ impl PoolConfig {
         fetch_max_response_bytes: 8 * 1024 * 1024,
         fetch_timeout: Duration::from_secs(3),
     };
+
+    /// The memory budget of one worker's isolates, in bytes.
+    pub fn worker_memory_budget(&self) -> Option<usize> {
+        (self.worker_memory_budget_mb > 0).then_some(self.worker_memory_budget_mb << 20)
+    }
 
     /// The worker count with 0 resolved to the available parallelism.
     pub fn worker_count(&self) -> usize {

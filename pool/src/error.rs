@@ -196,6 +196,9 @@ pub enum ReplaceReason {
     HeapHighWater,
     /// A fresh context could not be created (fresh-context mode).
     FreshContextFailed,
+    /// Dropped to keep its worker within the memory budget (built again
+    /// when its bundle is next needed).
+    MemoryBudget,
 }
 
 impl ReplaceReason {
@@ -208,6 +211,7 @@ impl ReplaceReason {
             ReplaceReason::MaxRenders => "max_renders",
             ReplaceReason::HeapHighWater => "heap_high_water",
             ReplaceReason::FreshContextFailed => "fresh_context_failed",
+            ReplaceReason::MemoryBudget => "memory_budget",
         }
     }
 }

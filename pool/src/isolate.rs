@@ -409,6 +409,13 @@ impl RenderIsolate {
         stats.used_heap_size() + stats.malloced_memory() + self.allocations.buffers.used()
     }
 
+    /// What the process pays for the isolate: the heap pages it has
+    /// committed, V8's own malloc'ed memory and ArrayBuffer backing stores.
+    pub fn resident(&mut self) -> usize {
+        let stats = entered(&mut self.isolate, |isolate| isolate.get_heap_statistics());
+        stats.total_physical_size() + stats.malloced_memory() + self.allocations.buffers.used()
+    }
+
     /// Serialises the compiled bundle, including every function compiled so
     /// far (top level and warm-up renders), as V8 code cache: the script's,
     /// or every module's framed in one blob.

@@ -115,15 +115,52 @@ pub struct PoolStatus {
 struct Lane<'a> {
     entry: Arc<BundleEntry>,
     jobs: async_channel::Receiver<Job>,
-    event_loop: EventLoop<'a>,
+    /// None while parked: the isolate was dropped to keep the worker within
+    /// its memory budget, and is built again at the lane's next job.
+    event_loop: Option<EventLoop<'a>>,
     /// The bundle's queue closed (it was removed, or the pool stops): the
     /// lane ends once its renders are done.
     closed: bool,
+    /// What the isolate held when last measured, in bytes.
+    footprint: usize,
+    last_used: Instant,
 }
 
-impl Lane<'_> {
+impl<'a> Lane<'a> {
+    fn new(
+        entry: Arc<BundleEntry>,
+        jobs: async_channel::Receiver<Job>,
+        event_loop: EventLoop<'a>,
+    ) -> Self {
+        let mut lane = Self {
+            entry,
+            jobs,
+            event_loop: Some(event_loop),
+            closed: false,
+            footprint: 0,
+            last_used: Instant::now(),
+        };
+        lane.measure();
+        lane
+    }
+
     fn takes_jobs(&self) -> bool {
-        !self.closed && self.event_loop.retiring.is_none() && self.event_loop.has_room()
+        !self.closed
+            && self
+                .event_loop
+                .as_ref()
+                .is_none_or(|l| l.retiring.is_none() && l.has_room())
+    }
+
+    fn in_flight(&self) -> usize {
+        self.event_loop.as_ref().map_or(0, EventLoop::in_flight)
+    }
+
+    /// Updates the footprint of a live lane.
+    fn measure(&mut self) {
+        if let Some(event_loop) = &mut self.event_loop {
+            self.footprint = event_loop.isolate.resident();
+        }
     }
 }
 
@@ -162,12 +199,11 @@ pub(crate) fn run(
     };
     shared.observer.worker_ready(id, true);
     shared.status.send_modify(|s| s.ready += 1);
-    let mut lanes = vec![Lane {
-        entry: first,
+    let mut lanes = vec![Lane::new(
+        first,
         jobs,
-        event_loop: EventLoop::new(isolate, id, &shared, &runtime),
-        closed: false,
-    }];
+        EventLoop::new(isolate, id, &shared, &runtime),
+    )];
     serve(id, &name, &shared, &runtime, &mut lanes, &control);
     shared.observer.worker_ready(id, false);
     shared.status.send_modify(|s| s.ready -= 1);
@@ -199,19 +235,22 @@ fn serve<'a>(
         let mut i = 0;
         while i < lanes.len() {
             let lane = &mut lanes[i];
-            lane.event_loop.step();
-            lane.event_loop.decide_replacement(check_memory);
-            if let Some(reason) = lane.event_loop.retiring {
-                if lane.event_loop.isolate.poisoned.is_some() {
-                    lane.event_loop.fail_all(reason);
+            if let Some(event_loop) = &mut lane.event_loop {
+                event_loop.step();
+                event_loop.decide_replacement(check_memory);
+                if let Some(reason) = event_loop.retiring {
+                    if event_loop.isolate.poisoned.is_some() {
+                        event_loop.fail_all(reason);
+                    }
                 }
             }
-            if lane.closed && lane.event_loop.in_flight() == 0 {
+            if lane.closed && lane.in_flight() == 0 {
                 lanes.remove(i);
                 continue;
             }
-            if let Some(reason) = lane.event_loop.retiring {
-                if lane.event_loop.in_flight() == 0 {
+            let retiring = lane.event_loop.as_ref().and_then(|l| l.retiring);
+            if let Some(reason) = retiring {
+                if lane.in_flight() == 0 {
                     replace(id, name, shared, runtime, lane, reason);
                 }
             }
@@ -224,10 +263,13 @@ fn serve<'a>(
         // Something changed (a job started, a queue closed): look again
         // before sleeping.
         let mut changed = false;
-        for lane in lanes.iter_mut().filter(|lane| lane.takes_jobs()) {
-            match lane.jobs.try_recv() {
-                Ok(job) => accept(id, shared, &mut lane.event_loop, job),
-                Err(async_channel::TryRecvError::Closed) => lane.closed = true,
+        for i in 0..lanes.len() {
+            if !lanes[i].takes_jobs() {
+                continue;
+            }
+            match lanes[i].jobs.try_recv() {
+                Ok(job) => take_job(id, name, shared, runtime, lanes, i, job),
+                Err(async_channel::TryRecvError::Closed) => lanes[i].closed = true,
                 Err(async_channel::TryRecvError::Empty) => continue,
             }
             changed = true;
@@ -240,10 +282,14 @@ fn serve<'a>(
         match wait_any(lanes, control, runtime) {
             Woken::Lane(i, Wake::Job(job)) => {
                 shared.set_busy(id, true);
-                accept(id, shared, &mut lanes[i].event_loop, job);
+                take_job(id, name, shared, runtime, lanes, i, job);
             }
             Woken::Lane(i, Wake::Closed) => lanes[i].closed = true,
-            Woken::Lane(i, wake) => lanes[i].event_loop.handle(wake),
+            Woken::Lane(i, wake) => {
+                if let Some(event_loop) = &mut lanes[i].event_loop {
+                    event_loop.handle(wake);
+                }
+            }
             Woken::Control(Some(Control::Add {
                 entry,
                 jobs,
@@ -252,12 +298,10 @@ fn serve<'a>(
                 shared.set_busy(id, true);
                 let report = match load(id, name, shared, &entry, runtime, true) {
                     Ok((isolate, report)) => {
-                        lanes.push(Lane {
-                            entry,
-                            jobs,
-                            event_loop: EventLoop::new(isolate, id, shared, runtime),
-                            closed: false,
-                        });
+                        let event_loop = EventLoop::new(isolate, id, shared, runtime);
+                        lanes.push(Lane::new(entry, jobs, event_loop));
+                        let added = lanes.len() - 1;
+                        fit_budget(id, shared, lanes, added);
                         Ok(report)
                     }
                     Err(error) => Err(error),
@@ -278,13 +322,13 @@ fn wait_any(
     runtime: &tokio::runtime::Runtime,
 ) -> Woken {
     for (i, lane) in lanes.iter_mut().enumerate() {
-        if let Some(wake) = lane.event_loop.ready_wake() {
+        if let Some(wake) = lane.event_loop.as_mut().and_then(EventLoop::ready_wake) {
             return Woken::Lane(i, wake);
         }
     }
     let until = lanes
         .iter_mut()
-        .filter_map(|lane| lane.event_loop.next_due())
+        .filter_map(|lane| lane.event_loop.as_mut()?.next_due())
         .min();
     runtime.block_on(async {
         let mut wakes: futures_util::stream::FuturesUnordered<_> = lanes
@@ -292,7 +336,17 @@ fn wait_any(
             .enumerate()
             .map(|(i, lane)| {
                 let take_jobs = lane.takes_jobs();
-                async move { (i, lane.event_loop.next_wake(&lane.jobs, take_jobs).await) }
+                let Lane {
+                    event_loop, jobs, ..
+                } = lane;
+                async move {
+                    let wake = match event_loop {
+                        Some(event_loop) => event_loop.next_wake(jobs, take_jobs).await,
+                        // A parked lane only waits for its next job.
+                        None => jobs.recv().await.map_or(Wake::Closed, Wake::Job),
+                    };
+                    (i, wake)
+                }
             })
             .collect();
         let message = async {
@@ -323,17 +377,81 @@ fn replace<'a>(
         return;
     };
     // The old isolate goes (on this thread) as its loop is replaced.
-    lane.event_loop = EventLoop::new(isolate, id, shared, runtime);
+    lane.event_loop = Some(EventLoop::new(isolate, id, shared, runtime));
+    lane.measure();
     shared.observer.worker_ready(id, true);
     shared.status.send_modify(|s| s.ready += 1);
+}
+
+/// Starts `job` on lane `i`, building the lane's isolate first when it was
+/// parked (after parking others, if needed, to make room for it).
+fn take_job<'a>(
+    id: usize,
+    name: &str,
+    shared: &'a Shared,
+    runtime: &'a tokio::runtime::Runtime,
+    lanes: &mut [Lane<'a>],
+    i: usize,
+    job: Job,
+) {
+    if lanes[i].event_loop.is_none() {
+        fit_budget(id, shared, lanes, i);
+        tracing::debug!(worker = id, bundle = %lanes[i].entry.bundle.hash().short(), "rebuilding a parked isolate");
+        let isolate = start_isolate(id, name, shared, &lanes[i].entry, runtime, false)
+            .expect("a rebuilt isolate is retried until it loads");
+        lanes[i].event_loop = Some(EventLoop::new(isolate, id, shared, runtime));
+        lanes[i].measure();
+    }
+    let lane = &mut lanes[i];
+    lane.last_used = Instant::now();
+    let event_loop = lane.event_loop.as_mut().expect("built above");
+    accept(id, shared, event_loop, job);
+}
+
+/// Parks the least recently used idle lanes until the worker's isolates,
+/// lane `keep`'s included (at its last measured size), fit the memory
+/// budget. Lane `keep` and lanes with renders in flight are never parked.
+fn fit_budget(id: usize, shared: &Shared, lanes: &mut [Lane], keep: usize) {
+    let Some(budget) = shared.config.worker_memory_budget() else {
+        return;
+    };
+    loop {
+        let held: usize = lanes
+            .iter()
+            .enumerate()
+            .filter(|(j, lane)| *j == keep || lane.event_loop.is_some())
+            .map(|(_, lane)| lane.footprint)
+            .sum();
+        if held <= budget {
+            return;
+        }
+        let idle = lanes
+            .iter()
+            .enumerate()
+            .filter(|(j, lane)| *j != keep && lane.event_loop.is_some() && lane.in_flight() == 0)
+            .min_by_key(|(_, lane)| lane.last_used)
+            .map(|(j, _)| j);
+        let Some(j) = idle else {
+            return;
+        };
+        tracing::debug!(worker = id, bundle = %lanes[j].entry.bundle.hash().short(), held, budget, "parking an idle isolate to stay within the memory budget");
+        // The isolate goes here, on its own thread.
+        lanes[j].event_loop = None;
+        shared
+            .observer
+            .isolate_replaced(id, ReplaceReason::MemoryBudget);
+    }
 }
 
 /// Reports what the worker's isolates hold, together.
 fn report_memory(id: usize, shared: &Shared, lanes: &mut [Lane]) {
     let (mut heap, mut memory) = (0, 0);
     for lane in lanes.iter_mut() {
-        heap += lane.event_loop.isolate.heap_used();
-        memory += lane.event_loop.isolate.memory_used();
+        lane.measure();
+        if let Some(event_loop) = &mut lane.event_loop {
+            heap += event_loop.isolate.heap_used();
+            memory += event_loop.isolate.memory_used();
+        }
     }
     shared.observer.heap_used(id, heap);
     shared.observer.isolate_memory(id, memory);

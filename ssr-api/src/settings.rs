@@ -78,6 +78,9 @@ pub struct PoolArgs {
     /// Young-generation semi-space per isolate in MiB
     #[arg(long, env = "SSR_POOL_SEMI_SPACE_MB", default_value_t = D.semi_space_mb)]
     pub semi_space_mb: usize,
+    /// Memory one worker's isolates may hold together, in MiB; past it the least recently used idle bundle's isolate is dropped and built again when next needed (0 = no budget)
+    #[arg(long, env = "SSR_POOL_WORKER_MEMORY_BUDGET_MB", default_value_t = D.worker_memory_budget_mb)]
+    pub worker_memory_budget_mb: usize,
     /// Replace an isolate after this many renders, 0 = never
     #[arg(long, env = "SSR_POOL_MAX_RENDERS_PER_ISOLATE", default_value_t = D.max_renders_per_isolate)]
     pub max_renders_per_isolate: u64,
@@ -241,6 +244,7 @@ impl PoolArgs {
             termination_grace: ms(self.termination_grace_ms),
             heap_limit_mb: self.heap_limit_mb,
             semi_space_mb: self.semi_space_mb,
+            worker_memory_budget_mb: self.worker_memory_budget_mb,
             max_renders_per_isolate: self.max_renders_per_isolate,
             max_output_bytes: self.max_output_bytes,
             fresh_context: self.fresh_context,
