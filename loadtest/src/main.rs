@@ -165,6 +165,17 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         runs: usize,
     },
+    /// Live deploys under load: render latency while bundles are deployed
+    /// back to back vs steady state, upload-to-switched time, memory per
+    /// live bundle per worker (with and without a memory budget)
+    Deploy {
+        /// The page rendered under load and deployed (table, divs, app)
+        #[arg(long, default_value = "app")]
+        page: String,
+        /// Workers [default: available parallelism]
+        #[arg(long)]
+        workers: Option<usize>,
+    },
     /// The example app as IIFE script vs esbuild ES module vs Vite SSR
     /// build: load cold and cached, first render, steady renders/s
     Formats {
@@ -271,6 +282,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             rounds,
             workers,
         } => bench::formats::run(&cli.v8_flags, runs, rounds, seconds, workers, out).await,
+        Command::Deploy { page, workers } => {
+            let page = pages::page(&page)?;
+            bench::deploy::run(&page, workers_or_all(workers), seconds, out).await
+        }
     }
 }
 

@@ -50,7 +50,7 @@ pub struct Server {
 /// about 2.3x slower than at 512.
 pub const IVM_MEMORY_LIMIT_MB: usize = 512;
 
-fn service_binary() -> Result<PathBuf, String> {
+pub fn service_binary() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     e2e::existing(
         exe.with_file_name("ssr-pool"),
@@ -78,14 +78,11 @@ fn command(
             };
             let mut c = Command::new(binary);
             let listen = format!("127.0.0.1:{port}");
-            c.args([
-                "serve",
-                "--no-cache",
-                "--listen",
-                &listen,
-                "--workers",
-                &workers,
-            ]);
+            c.args(["serve", "--listen", &listen, "--workers", &workers]);
+            // No cache unless the run gives the service one.
+            if !service_args.iter().any(|a| a == "--cache-dir") {
+                c.arg("--no-cache");
+            }
             c.env("RUST_LOG", "warn");
             c
         }

@@ -2,6 +2,7 @@
 //! on the helpers of [`harness`].
 
 pub mod code_cache;
+pub mod deploy;
 pub mod fetch;
 pub mod formats;
 pub mod fresh_context;
