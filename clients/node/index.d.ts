@@ -90,6 +90,11 @@ export interface ClientOptions {
   /** Base URL of the service. Default "http://127.0.0.1:3000". */
   url?: string;
   /**
+   * The service's app whose bundle renders (`"app"` of POST /render,
+   * POST /apps/{app}/batch). Default: the service's `default` app.
+   */
+  app?: string;
+  /**
    * Deadline of one render call, retries included, in ms. Default 5000.
    * The service is asked to stop a little earlier (see serverTimeoutMs).
    */

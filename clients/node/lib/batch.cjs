@@ -48,7 +48,8 @@ function createRenderBatch({ settings, counters, exchange, serve, recover, recov
 
   // One attempt at POST /batch: resolves with an answer that has `results`.
   async function requestBatch(body, call) {
-    const response = await exchange({ method: "POST", path: "/batch", body, accept: "application/json" }, call);
+    const path = settings.app === null ? "/batch" : `/apps/${settings.app}/batch`;
+    const response = await exchange({ method: "POST", path, body, accept: "application/json" }, call);
     if (response.status !== 200) throw httpError(call.component, response, call.timeoutMs);
     const parsed = parseJson(response.text);
     if (!parsed || typeof parsed.results !== "object" || parsed.results === null) {

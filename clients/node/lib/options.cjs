@@ -14,7 +14,7 @@ const DEFAULT_MAX_RETRY_DELAY_MS = 1000;
 
 /**
  * Validates the options of createClient and fills in the defaults. Returns
- * {url, timeoutMs, retries, retryDelayMs, maxRetryDelayMs, headers,
+ * {url, app, timeoutMs, retries, retryDelayMs, maxRetryDelayMs, headers,
  * fallback, onError, dedupe, breaker, fetch, dispatcher}, where `breaker` is
  * the client's circuit breaker or null. Throws a TypeError for the first bad
  * option.
@@ -25,6 +25,8 @@ function readOptions(options) {
   }
   const settings = {
     url: normalizeUrl(options.url ?? DEFAULT_URL),
+    // The service's app whose bundle renders (null: the service's default).
+    app: appName(options.app),
     timeoutMs: positiveNumber(options.timeoutMs, DEFAULT_TIMEOUT_MS, "timeoutMs"),
     retries: nonNegativeInt(options.retries, DEFAULT_RETRIES, "retries"),
     retryDelayMs: nonNegativeInt(options.retryDelayMs, DEFAULT_RETRY_DELAY_MS, "retryDelayMs"),
@@ -47,6 +49,15 @@ function readOptions(options) {
     throw new TypeError("createClient: onError must be a function");
   }
   return settings;
+}
+
+/** An app name as the service accepts it, or null when not given. */
+function appName(app) {
+  if (app === undefined || app === null) return null;
+  if (typeof app !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(app)) {
+    throw new TypeError(`createClient: app must be 1 to 64 letters, digits, '-' or '_' (got ${JSON.stringify(app)})`);
+  }
+  return app;
 }
 
 /** The base URL without trailing slashes; throws unless it is http(s). */

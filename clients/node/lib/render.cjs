@@ -64,7 +64,8 @@ function postRender({ settings, serve }, send, component, propsJson, options) {
       : positiveNumber(options.serverTimeoutMs, undefined, "serverTimeoutMs");
   return serve(call, async () => {
     const timeoutMs = serviceTimeoutMs(serverTimeoutMs, call.deadline);
-    const body = `{"component":${JSON.stringify(component)},"props":${propsJson},"timeoutMs":${timeoutMs}}`;
+    const app = settings.app === null ? "" : `,"app":${JSON.stringify(settings.app)}`;
+    const body = `{"component":${JSON.stringify(component)},"props":${propsJson},"timeoutMs":${timeoutMs}${app}}`;
     const response = await send({ method: "POST", path: "/render", body, accept: "text/html" }, call);
     if (response.status === 200) return response;
     throw httpError(component, response, call.timeoutMs);

@@ -114,6 +114,32 @@ describe("render", () => {
   });
 });
 
+describe("apps", () => {
+  test("app names the service's app, for render and renderBatch", async () => {
+    const client = createClient({ url: server.url, app: "default", fallback: false });
+    assert.equal(parseMarkup(await client.render("Hello", { name: "Ada" })).html, HELLO);
+    const [job] = await client.renderBatch([{ component: "Hello", props: { name: "Ada" } }]);
+    assert.equal(job.ok, true);
+    assert.equal(parseMarkup(job.html).html, HELLO);
+  });
+
+  test("an app the service does not have -> 404 unknown_app", async () => {
+    const client = createClient({ url: server.url, app: "storefront", fallback: false, retries: 0 });
+    const error = await client.render("Hello", {}).catch((e) => e);
+    assert.ok(error instanceof SsrHttpError);
+    assert.equal(error.status, 404);
+    assert.equal(error.code, "unknown_app");
+    const batch = await client.renderBatch([{ component: "Hello", props: {} }]).catch((e) => e);
+    assert.ok(batch instanceof SsrHttpError, String(batch));
+    assert.equal(batch.code, "unknown_app");
+  });
+
+  test("a bad app name is a programming error", () => {
+    assert.throws(() => createClient({ app: "a/b" }), TypeError);
+    assert.throws(() => createClient({ app: 7 }), TypeError);
+  });
+});
+
 describe("errors (fallback: false)", () => {
   const strict = () => createClient({ url: server.url, fallback: false, retries: 0 });
 
