@@ -13,6 +13,17 @@ static PLATFORM: OnceLock<Result<String, String>> = OnceLock::new();
 /// the neighbouring workers.
 pub const DEFAULT_V8_FLAGS: &str = "--single-threaded-gc";
 
+/// Flags set in every process, whatever `--v8-flags` says.
+///
+/// V8 keeps the heap pages of a dropped isolate in a pool shared by the
+/// process and frees them from a task it posts to another isolate; this
+/// service runs no V8 task queue, so without this flag the pages of every
+/// isolate dropped (a bundle replaced by a deploy, an isolate replaced
+/// after a timeout) stayed in the process: after eight deploys of a 600 KB
+/// page with two workers, 419 MiB resident instead of 303. With it, a
+/// dropped isolate frees its pages at once.
+const PROCESS_V8_FLAGS: &str = "--no-memory-pool-share-memory-on-teardown";
+
 /// Flags refused in a process whose isolates run untrusted bundles: they
 /// would lift the limits the pool sets on each isolate, or expose engine
 /// internals to bundle code.
@@ -84,6 +95,7 @@ pub fn init(flags: &str) -> Result<&'static str, String> {
             if !unknown.is_empty() {
                 return Err(format!("unknown V8 flags: {}", unknown.join(" ")));
             }
+            v8::V8::set_flags_from_string(PROCESS_V8_FLAGS);
             // Zero lets V8 size its pool of background threads (compile
             // jobs, and GC helpers unless --single-threaded-gc) from the
             // processors online.

@@ -4,6 +4,7 @@
 //!   deploy`: upload, warm on every worker, switch) vs steady state, on the
 //!   same server, in alternating rounds;
 //! - the time from the start of an upload to the switched app;
+//! - resident memory with one live bundle before and after those deploys;
 //! - resident memory per live bundle per worker (apps added one by one),
 //!   and with a worker memory budget that holds fewer isolates than there
 //!   are live bundles.
@@ -207,6 +208,7 @@ pub async fn run(page: &Page, workers: usize, seconds: Duration, out: &Path) -> 
         None,
     )
     .await?;
+    let rss_before_deploys = server.rss_kib().0 as f64 / 1024.0;
     let (mut steady, mut during, mut times) = (Vec::new(), Vec::new(), Vec::new());
     let mut next_variant = 0;
     for _ in 0..ROUNDS {
@@ -238,6 +240,11 @@ pub async fn run(page: &Page, workers: usize, seconds: Duration, out: &Path) -> 
     );
 
     let rss = memory_by_live_bundles(&server, &scratch, page, next_variant).await?;
+    println!(
+        "RSS MiB with one live bundle: {rss_before_deploys:.0} before the deploys, {:.0} after {} of them",
+        rss[0],
+        times.len()
+    );
     drop(server);
     let per_bundle_per_worker =
         (rss[LIVE_BUNDLES - 1] - rss[0]) / (LIVE_BUNDLES - 1) as f64 / workers as f64;
@@ -269,6 +276,7 @@ pub async fn run(page: &Page, workers: usize, seconds: Duration, out: &Path) -> 
         "throughput_during_over_steady": throughput_ratio,
         "deploys": times.len(), "upload_to_switched_ms_median": deploy_ms,
         "upload_to_switched_ms": ms,
+        "rss_mib_before_deploys": rss_before_deploys,
         "rss_mib_by_live_bundles": rss,
         "rss_mib_per_live_bundle_per_worker": per_bundle_per_worker,
         "budget_mb": budget_mb,
