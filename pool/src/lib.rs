@@ -26,6 +26,7 @@ mod runtime;
 mod script;
 mod sink;
 mod timers;
+mod warmup;
 mod web_host;
 mod worker;
 

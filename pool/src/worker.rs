@@ -16,6 +16,7 @@ use crate::isolate::{LoadReport, RenderIsolate};
 pub(crate) use crate::job::{Job, JobClaim};
 use crate::observe::{CodeCacheStore, PoolObserver};
 use crate::script::CacheOutcome;
+use crate::warmup::{warm_up, Tally, Warming};
 use crate::Sample;
 
 /// A bundle the pool serves, and what its workers share about it.
@@ -124,6 +125,10 @@ struct Lane<'a> {
     /// What the isolate held when last measured, in bytes.
     footprint: usize,
     last_used: Instant,
+    /// Set while the lane's isolate runs its warm-up renders (a bundle
+    /// added while the worker serves others): it takes its jobs from the
+    /// warm-up's queue, not the bundle's.
+    warming: Option<Box<Warming>>,
 }
 
 impl<'a> Lane<'a> {
@@ -139,9 +144,15 @@ impl<'a> Lane<'a> {
             closed: false,
             footprint: 0,
             last_used: Instant::now(),
+            warming: None,
         };
         lane.measure();
         lane
+    }
+
+    /// Where the lane takes its jobs from now.
+    fn source(&self) -> &async_channel::Receiver<Job> {
+        self.warming.as_ref().map_or(&self.jobs, |w| &w.queue)
     }
 
     fn takes_jobs(&self) -> bool {
@@ -167,6 +178,8 @@ impl<'a> Lane<'a> {
 /// What woke the worker.
 enum Woken {
     Lane(usize, Wake),
+    /// A warm-up render of lane `.0` (sample `.1`) ended.
+    WarmedOne(usize, usize, Result<(), RenderError>),
     Control(Option<Control>),
     Due,
 }
@@ -249,7 +262,8 @@ fn serve<'a>(
                 continue;
             }
             let retiring = lane.event_loop.as_ref().and_then(|l| l.retiring);
-            if let Some(reason) = retiring {
+            // A warming lane's isolate is replaced when its warm-up ends.
+            if let Some(reason) = retiring.filter(|_| lane.warming.is_none()) {
                 if lane.in_flight() == 0 {
                     replace(id, name, shared, runtime, lane, reason);
                 }
@@ -267,7 +281,7 @@ fn serve<'a>(
             if !lanes[i].takes_jobs() {
                 continue;
             }
-            match lanes[i].jobs.try_recv() {
+            match lanes[i].source().try_recv() {
                 Ok(job) => take_job(id, name, shared, runtime, lanes, i, job),
                 Err(async_channel::TryRecvError::Closed) => lanes[i].closed = true,
                 Err(async_channel::TryRecvError::Empty) => continue,
@@ -290,23 +304,38 @@ fn serve<'a>(
                     event_loop.handle(wake);
                 }
             }
+            Woken::WarmedOne(i, k, result) => {
+                shared.set_busy(id, true);
+                let lane = &mut lanes[i];
+                let poisoned = lane
+                    .event_loop
+                    .as_ref()
+                    .is_some_and(|l| l.retiring.is_some());
+                let warming = lane.warming.as_mut().expect("a warming lane");
+                warming.record(id, k, result);
+                if poisoned || !warming.submit_next(runtime) {
+                    end_warm_up(id, name, shared, runtime, lanes, i);
+                }
+            }
             Woken::Control(Some(Control::Add {
                 entry,
                 jobs,
                 loaded,
             })) => {
                 shared.set_busy(id, true);
-                let report = match load(id, name, shared, &entry, runtime, true) {
-                    Ok((isolate, report)) => {
-                        let event_loop = EventLoop::new(isolate, id, shared, runtime);
-                        lanes.push(Lane::new(entry, jobs, event_loop));
-                        let added = lanes.len() - 1;
-                        fit_budget(id, shared, lanes, added);
-                        Ok(report)
-                    }
-                    Err(error) => Err(error),
+                let Some((lane, queued)) =
+                    start_warm_up(id, name, shared, runtime, entry, jobs, loaded)
+                else {
+                    continue;
                 };
-                let _ = loaded.send(report);
+                lanes.push(lane);
+                let added = lanes.len() - 1;
+                if queued {
+                    fit_budget(id, shared, lanes, added);
+                } else {
+                    // No warm-up renders to run: ready at once.
+                    end_warm_up(id, name, shared, runtime, lanes, added);
+                }
             }
             Woken::Control(None) => control_open = false,
             Woken::Due => {}
@@ -337,15 +366,26 @@ fn wait_any(
             .map(|(i, lane)| {
                 let take_jobs = lane.takes_jobs();
                 let Lane {
-                    event_loop, jobs, ..
+                    event_loop,
+                    jobs,
+                    warming,
+                    ..
                 } = lane;
                 async move {
-                    let wake = match event_loop {
-                        Some(event_loop) => event_loop.next_wake(jobs, take_jobs).await,
+                    match (event_loop, warming) {
+                        (Some(event_loop), Some(warming)) => {
+                            let Warming { queue, results, .. } = &mut **warming;
+                            tokio::select! {
+                                wake = event_loop.next_wake(queue, take_jobs) => Woken::Lane(i, wake),
+                                Some((k, result)) = results.recv() => Woken::WarmedOne(i, k, result),
+                            }
+                        }
+                        (Some(event_loop), None) => {
+                            Woken::Lane(i, event_loop.next_wake(jobs, take_jobs).await)
+                        }
                         // A parked lane only waits for its next job.
-                        None => jobs.recv().await.map_or(Wake::Closed, Wake::Job),
-                    };
-                    (i, wake)
+                        (None, _) => Woken::Lane(i, jobs.recv().await.map_or(Wake::Closed, Wake::Job)),
+                    }
                 }
             })
             .collect();
@@ -356,7 +396,7 @@ fn wait_any(
             }
         };
         tokio::select! {
-            Some((i, wake)) = futures_util::StreamExt::next(&mut wakes) => Woken::Lane(i, wake),
+            Some(woken) = futures_util::StreamExt::next(&mut wakes) => woken,
             message = message => Woken::Control(message),
             _ = crate::event_loop::sleep_until(until) => Woken::Due,
         }
@@ -529,14 +569,36 @@ fn load(
     runtime: &tokio::runtime::Runtime,
     first: bool,
 ) -> Result<(RenderIsolate, LoadReport), StartError> {
+    let (isolate, report, cached) = load_cold(id, name, shared, entry)?;
+    let warmup = if first {
+        shared.config.warmup_renders
+    } else {
+        shared
+            .config
+            .replacement_warmup_renders
+            .min(shared.config.warmup_renders)
+    };
+    let (isolate, failure) = warm_up(id, shared, entry, runtime, isolate, &report, warmup);
+    let checked = failure.filter(|_| first && entry.samples_must_pass);
+    let isolate = finish_load(id, name, shared, entry, isolate, &report, cached, checked)?;
+    Ok((isolate, report))
+}
+
+/// Creates an isolate for `entry`'s bundle and loads it, from the code
+/// cache when there is one (returned too, for a fresh isolate if warm-up
+/// poisons this one).
+fn load_cold(
+    id: usize,
+    name: &str,
+    shared: &Shared,
+    entry: &BundleEntry,
+) -> Result<(RenderIsolate, LoadReport, Option<Vec<u8>>), StartError> {
     let hash = entry.bundle.hash();
     let cached = shared
         .code_cache
         .as_ref()
         .and_then(|store| store.load(&hash, shared.v8_tag));
-    let (mut isolate, report) =
-        RenderIsolate::new(name, &entry.bundle, &shared.config, cached.as_deref())?;
-    crate::runtime::state(&mut isolate.isolate).fetcher = shared.fetcher.clone();
+    let (isolate, report) = create(name, shared, entry, cached.as_deref())?;
     shared
         .observer
         .bundle_compiled(id, report.cache, report.compile);
@@ -552,16 +614,36 @@ fn load(
             store.reject(&hash, shared.v8_tag);
         }
     }
-    let warmup = if first {
-        shared.config.warmup_renders
-    } else {
-        shared
-            .config
-            .replacement_warmup_renders
-            .min(shared.config.warmup_renders)
-    };
-    let (mut isolate, failure) = warm_up(id, shared, entry, runtime, isolate, &report, warmup);
-    if let Some((component, error)) = failure.filter(|_| first && entry.samples_must_pass) {
+    Ok((isolate, report, cached))
+}
+
+/// A new isolate with the bundle loaded and the pool's fetcher.
+fn create(
+    name: &str,
+    shared: &Shared,
+    entry: &BundleEntry,
+    cached: Option<&[u8]>,
+) -> Result<(RenderIsolate, LoadReport), StartError> {
+    let (mut isolate, report) = RenderIsolate::new(name, &entry.bundle, &shared.config, cached)?;
+    crate::runtime::state(&mut isolate.isolate).fetcher = shared.fetcher.clone();
+    Ok((isolate, report))
+}
+
+/// After warm-up: refuses the bundle when a sample that must pass failed
+/// (`failure`), replaces an isolate a sample poisoned, and produces the
+/// code cache when the store had none.
+#[allow(clippy::too_many_arguments)]
+fn finish_load(
+    id: usize,
+    name: &str,
+    shared: &Shared,
+    entry: &BundleEntry,
+    mut isolate: RenderIsolate,
+    report: &LoadReport,
+    cached: Option<Vec<u8>>,
+    failure: Option<(String, RenderError)>,
+) -> Result<RenderIsolate, StartError> {
+    if let Some((component, error)) = failure {
         return Err(StartError::SampleFailed {
             bundle: entry.bundle.name().to_owned(),
             component,
@@ -578,9 +660,9 @@ fn load(
             "a warm-up render poisoned the isolate; starting a fresh one without warm-up"
         );
         drop(isolate);
-        isolate = RenderIsolate::new(name, &entry.bundle, &shared.config, cached.as_deref())?.0;
+        isolate = create(name, shared, entry, cached.as_deref())?.0;
     }
-
+    let hash = entry.bundle.hash();
     if report.cache != CacheOutcome::Hit {
         if let Some(store) = &shared.code_cache {
             if !entry.cache_produced.swap(true, Ordering::AcqRel) {
@@ -594,93 +676,87 @@ fn load(
     shared.status.send_modify(|s| {
         s.first_load.get_or_insert_with(|| report.clone());
     });
-    Ok((isolate, report))
+    Ok(isolate)
 }
 
-/// Runs the warm-up renders, one at a time through the isolate's event
-/// loop, so the hot functions are compiled (and land in the code cache)
-/// before real requests arrive. Also says which sample failed first, and
-/// how.
-fn warm_up(
+/// Loads a bundle the pool adds and starts its lane's warm-up, whose
+/// renders the worker runs between its other jobs; says whether a warm-up
+/// render was queued. None (with the error sent on `loaded`) when the
+/// bundle does not load.
+fn start_warm_up<'a>(
     id: usize,
-    shared: &Shared,
-    entry: &BundleEntry,
-    runtime: &tokio::runtime::Runtime,
-    isolate: RenderIsolate,
-    report: &LoadReport,
-    count: usize,
-) -> (RenderIsolate, Option<(String, RenderError)>) {
-    if count == 0 {
-        return (isolate, None);
-    }
-    let defaults: Vec<Sample>;
-    let samples = if entry.samples.is_empty() {
-        defaults = report
-            .components
-            .iter()
-            .map(|c| Sample {
-                component: c.clone(),
-                props: "{}".into(),
-            })
-            .collect();
-        &defaults
-    } else {
-        &entry.samples
+    name: &str,
+    shared: &'a Shared,
+    runtime: &'a tokio::runtime::Runtime,
+    entry: Arc<BundleEntry>,
+    jobs: async_channel::Receiver<Job>,
+    loaded: oneshot::Sender<Result<LoadReport, StartError>>,
+) -> Option<(Lane<'a>, bool)> {
+    let (isolate, report, cached) = match load_cold(id, name, shared, &entry) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            let _ = loaded.send(Err(error));
+            return None;
+        }
     };
-    let started = Instant::now();
-    let mut event_loop = EventLoop::new(isolate, id, shared, runtime).uncounted();
-    // Nothing is ever sent on this queue: warm-up takes no job.
-    let (_idle, no_jobs) = async_channel::bounded::<Job>(1);
-    // A sample that fails once is dropped: warm-up must not spend its time
-    // on errors (or on a hostile sample's deadline, over and over).
-    let mut failed = vec![false; samples.len()];
-    let mut failures = 0usize;
-    let mut first_failure = None;
-    for i in 0..count {
-        if failures == samples.len() || event_loop.isolate.poisoned.is_some() {
-            break;
-        }
-        let k = i % samples.len();
-        if failed[k] {
-            continue;
-        }
-        let sample = &samples[k];
-        let (reply, answer) = oneshot::channel::<Result<crate::Rendered, RenderError>>();
-        // Read the answer while the loop runs: a stream must be drained for
-        // its render to finish.
-        let reader = runtime.spawn(async move {
-            match answer.await {
-                Ok(Ok(rendered)) => rendered.into_html().await,
-                Ok(Err(error)) => Err(error),
-                Err(_) => Err(RenderError::WorkerLost),
-            }
-        });
-        event_loop.start(Start {
-            component: sample.component.clone(),
-            props: sample.props.clone(),
-            headers: Vec::new(),
-            timeout: shared.config.render_timeout,
-            queued: Duration::ZERO,
-            reply,
-            claim: Arc::new(JobClaim::default()),
-        });
-        event_loop.drain(&no_jobs);
-        let result = runtime
-            .block_on(reader)
-            .unwrap_or(Err(RenderError::WorkerLost));
-        if let Err(error) = result {
-            tracing::debug!(worker = id, component = %sample.component, %error, "warm-up render failed");
-            failed[k] = true;
-            failures += 1;
-            first_failure.get_or_insert((sample.component.clone(), error));
-        }
-    }
+    let tally = Tally::new(&entry, &report, shared.config.warmup_renders);
+    let event_loop = EventLoop::new(isolate, id, shared, runtime).uncounted();
+    let mut lane = Lane::new(entry, jobs, event_loop);
+    let mut warming = Warming::new(tally, report, cached, loaded);
+    let queued = warming.submit_next(runtime);
+    lane.warming = Some(Box::new(warming));
+    Some((lane, queued))
+}
+
+/// Ends lane `i`'s warm-up: the lane serves its bundle's queue from now on
+/// and the pool hears it is loaded, or the lane goes and the pool hears
+/// why.
+fn end_warm_up<'a>(
+    id: usize,
+    name: &str,
+    shared: &'a Shared,
+    runtime: &'a tokio::runtime::Runtime,
+    lanes: &mut [Lane<'a>],
+    i: usize,
+) {
+    let lane = &mut lanes[i];
+    let (Some(warming), Some(event_loop)) = (lane.warming.take(), lane.event_loop.take()) else {
+        return;
+    };
     tracing::debug!(
         worker = id,
-        renders = count,
-        failures,
-        ms = started.elapsed().as_secs_f64() * 1e3,
-        "warm-up done"
+        ms = warming.elapsed().as_secs_f64() * 1e3,
+        "warm-up between other jobs done"
     );
-    (event_loop.isolate, first_failure)
+    let Warming {
+        tally,
+        report,
+        cached,
+        loaded,
+        ..
+    } = *warming;
+    let failure = tally.first_failure.filter(|_| lane.entry.samples_must_pass);
+    let finished = finish_load(
+        id,
+        name,
+        shared,
+        &lane.entry,
+        event_loop.isolate,
+        &report,
+        cached,
+        failure,
+    );
+    match finished {
+        Ok(isolate) => {
+            lane.event_loop = Some(EventLoop::new(isolate, id, shared, runtime));
+            lane.measure();
+            let _ = loaded.send(Ok(report));
+            fit_budget(id, shared, lanes, i);
+        }
+        Err(error) => {
+            // Nothing was routed to it: the lane just goes.
+            lane.closed = true;
+            let _ = loaded.send(Err(error));
+        }
+    }
 }

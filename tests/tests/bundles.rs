@@ -236,3 +236,74 @@ fn parse(html: &str) -> (String, usize) {
     let (label, renders) = inner.split_once(' ').expect("label and count");
     (label.to_owned(), renders.parse().expect("a count"))
 }
+
+/// A worker adding a bundle runs its warm-up renders between the jobs of
+/// the bundles it serves: a render of the served bundle is answered while
+/// the new one still warms up (one worker, so nothing else could take it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_warms_up_between_the_renders_of_the_others() {
+    let pool = start_pool(
+        counting_bundle("served"),
+        pool::PoolConfig {
+            warmup_renders: 20,
+            ..test_config(1)
+        },
+    )
+    .await;
+    // Twenty warm-up renders of 50 ms each: a second of warm-up.
+    let slow = Bundle::from_bytes(
+        "slow.js",
+        "SsrPool.register('Slow', () => { const t = Date.now(); while (Date.now() - t < 50) {} return '<p>slow</p>'; });",
+        1 << 10,
+    )
+    .unwrap();
+    let adding = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.add_bundle(slow, Vec::new()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let html = pool.render(request(None)).await.unwrap().html;
+    assert!(html.starts_with("<p>served "), "{html}");
+    assert!(
+        !adding.is_finished(),
+        "the render waited for the whole warm-up"
+    );
+    adding.await.unwrap().unwrap();
+    assert_eq!(pool.bundles().len(), 2);
+    pool.shutdown().await;
+}
+
+/// A warm-up render that poisons the new isolate (a loop past its deadline)
+/// gets it replaced by a fresh one before the bundle is served; the
+/// bundle's other components render.
+#[tokio::test]
+async fn a_warm_up_that_poisons_the_isolate_of_an_added_bundle_leaves_a_fresh_one() {
+    let pool = start_pool(
+        counting_bundle("served"),
+        pool::PoolConfig {
+            render_timeout: Duration::from_millis(50),
+            termination_grace: Duration::from_millis(50),
+            ..test_config(1)
+        },
+    )
+    .await;
+    let looping = Bundle::from_bytes(
+        "looping.js",
+        "SsrPool.register('Loop', () => { for (;;) {} });\n\
+         SsrPool.register('Page', () => '<p>fine</p>');",
+        1 << 10,
+    )
+    .unwrap();
+    let hash = looping.hash();
+    pool.add_bundle(looping, Vec::new()).await.unwrap();
+    let html = pool
+        .render(RenderRequest {
+            bundle: Some(hash),
+            ..RenderRequest::new("Page", "{}")
+        })
+        .await
+        .unwrap()
+        .html;
+    assert_eq!(html, "<p>fine</p>");
+    pool.shutdown().await;
+}
