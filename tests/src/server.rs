@@ -108,11 +108,21 @@ impl TestServer {
             _cache_dir: cache_dir,
         };
         if setup.wait_ready {
-            server
-                .block_on(server.pool.wait_ready())
-                .expect("pool ready");
+            server.wait_ready();
         }
         server
+    }
+
+    /// Waits until the pool is warm (failing on a start error), then until
+    /// `/ready` says the service is (apps restored after a restart warm in
+    /// the background).
+    pub fn wait_ready(&self) {
+        self.block_on(self.pool.wait_ready()).expect("pool ready");
+        let started = Instant::now();
+        while get(&self.url("/ready")).status != 200 {
+            assert!(started.elapsed() < Duration::from_secs(60), "never ready");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Runs a future to completion on a throwaway runtime.

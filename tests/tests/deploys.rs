@@ -468,7 +468,7 @@ fn a_restart_keeps_apps_and_bundles_and_deleted_ones_are_gone() {
     // The same command line: the apps serve what they served.
     {
         let server = TestServer::start(a_path.clone(), files.setup());
-        wait_ready(&server);
+        server.wait_ready();
         assert_eq!(parse_page(&page(&server, "default")).unwrap().0, "B");
         let (label, n) = parse_page(&page(&server, "shop")).unwrap();
         assert_eq!(label, "C");
@@ -500,18 +500,9 @@ fn a_restart_keeps_apps_and_bundles_and_deleted_ones_are_gone() {
     // bundle default served before is no longer kept.
     let d_path = files.write("d.js", counting_source("D").as_bytes());
     let server = TestServer::start(d_path, files.setup());
-    wait_ready(&server);
+    server.wait_ready();
     assert_eq!(parse_page(&page(&server, "default")).unwrap().0, "D");
     let reply = render(&server, json!({"component": "Page", "app": "shop"}));
     assert_eq!(reply.status, 404);
     assert!(files.stored().is_empty(), "{:?}", files.stored());
-}
-
-/// Waits for `/ready` (restored apps warm in the background).
-fn wait_ready(server: &TestServer) {
-    let started = std::time::Instant::now();
-    while get(&server.url("/ready")).status != 200 {
-        assert!(started.elapsed() < Duration::from_secs(60), "never ready");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

@@ -245,7 +245,7 @@ fn ready_flips_only_after_warm_up_and_metrics_count_requests() {
     let first = get(&server.url("/ready"));
     assert_eq!(first.status, 503, "ready before warm-up: {}", first.body);
     assert_eq!(first.json()["ready"], false);
-    server.block_on(server.pool.wait_ready()).unwrap();
+    server.wait_ready();
     let ready = get(&server.url("/ready"));
     assert_eq!(ready.status, 200);
     assert_eq!(ready.json()["readyWorkers"], 2);
