@@ -259,8 +259,8 @@ describe(`POST /batch: ${serviceBin} against the reference Hypernova server`, { 
       Unicode: { text: "--> ünïcødé" },
     };
 
-    function renderer(server, plugins) {
-      return new Renderer({ url: `${server.url}/batch`, plugins, config: { timeout: 60_000 } });
+    function renderer(server, plugins, path = "/batch") {
+      return new Renderer({ url: `${server.url}${path}`, plugins, config: { timeout: 60_000 } });
     }
 
     test("the HTML it gives back", async () => {
@@ -268,6 +268,14 @@ describe(`POST /batch: ${serviceBin} against the reference Hypernova server`, { 
       const svc = await renderer(service).render(jobs);
       assert.equal(typeof ref, "string");
       assert.match(ref, /Hello, <!-- -->client<!-- -->!/);
+      assert.equal(withoutUuids(svc), withoutUuids(ref));
+    });
+
+    test("pointed at an app's batch URL, the same HTML", async () => {
+      // The service serves each app at /apps/{app}/batch; `default` is the
+      // bundle it started with, which the reference serves at /batch.
+      const ref = await renderer(reference).render(jobs);
+      const svc = await renderer(service, [], "/apps/default/batch").render(jobs);
       assert.equal(withoutUuids(svc), withoutUuids(ref));
     });
 
