@@ -67,6 +67,16 @@ fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     }
 }
 
+/// The bundle the request's path names, once its token is checked.
+fn authorized_bundle(
+    req: &HttpRequest,
+    state: &AppState,
+    path: &str,
+) -> Result<ContentHash, ApiError> {
+    authorize(req, state)?;
+    parse_id(path)
+}
+
 /// A bundle id in a path or body: 64 hex digits, optionally `sha256:`.
 pub fn parse_id(text: &str) -> Result<ContentHash, ApiError> {
     text.strip_prefix("sha256:")
@@ -93,8 +103,7 @@ async fn get_bundle(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    let id = parse_id(&path)?;
+    let id = authorized_bundle(&req, &state, &path)?;
     let info = state
         .registry
         .info(&id)
@@ -110,8 +119,7 @@ async fn put_bundle(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    let id = parse_id(&path)?;
+    let id = authorized_bundle(&req, &state, &path)?;
     let body = read_body_within(&req, payload, state.max_bundle_bytes, &state.http).await?;
     let info = state.registry.upload(id, &body).await?;
     Ok(HttpResponse::Created().json(info))
@@ -125,8 +133,7 @@ async fn put_samples(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    let id = parse_id(&path)?;
+    let id = authorized_bundle(&req, &state, &path)?;
     let body = read_body_within(&req, payload, state.http.max_body_bytes, &state.http).await?;
     let samples: Vec<pool::Sample> = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(
@@ -142,8 +149,7 @@ async fn delete_bundle(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    let id = parse_id(&path)?;
+    let id = authorized_bundle(&req, &state, &path)?;
     state.registry.delete(&id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

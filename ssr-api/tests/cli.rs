@@ -475,6 +475,9 @@ fn deploy_uploads_warms_and_switches_and_fails_loudly() {
     );
     let token = write_bundle(dir.path(), "token", "s3cret\n");
     let cache = dir.path().join("cache");
+    // The admin API on its own address, not beside the render API.
+    let admin_port = free_port();
+    let admin_listen = format!("127.0.0.1:{admin_port}");
     let args = [
         "--workers",
         "2",
@@ -482,9 +485,16 @@ fn deploy_uploads_warms_and_switches_and_fails_loudly() {
         cache.to_str().unwrap(),
         "--admin-token-file",
         token.to_str().unwrap(),
+        "--admin-listen",
+        &admin_listen,
     ];
     let (mut child, port) = serve_ready(&first, &args, Stdio::null());
-    let server = format!("http://127.0.0.1:{port}");
+    let apps = "GET /admin/apps HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer s3cret\r\nConnection: close\r\n\r\n";
+    let answer = http(port, apps).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    let answer = http(admin_port, apps).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let server = format!("http://{admin_listen}");
     let deploy = |bundle: &Path, token: &Path| {
         bin()
             .args(["deploy", "--server", &server, "--bundle"])
