@@ -1,6 +1,8 @@
 //! A worker thread: holds one isolate per bundle the pool serves (a lane
-//! each, with its own event loop), takes jobs from each bundle's shared
-//! queue, and replaces an isolate when it is poisoned or worn out.
+//! each, with its own event loop: `lane.rs`), takes jobs from each
+//! bundle's shared queue, and replaces an isolate when it is poisoned or
+//! worn out. How it gets isolates is in `loading.rs`; the warm-up in
+//! `warmup.rs`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,13 +12,13 @@ use bundles::Bundle;
 use tokio::sync::{oneshot, watch};
 
 use crate::config::PoolConfig;
-use crate::error::{RenderError, RenderOutcome, ReplaceReason, StartError};
+use crate::error::{RenderError, RenderOutcome, StartError};
 use crate::event_loop::{EventLoop, Start, Wake};
 use crate::isolate::{LoadReport, RenderIsolate};
 pub(crate) use crate::job::{Job, JobClaim};
+use crate::lane::Lane;
 use crate::observe::{CodeCacheStore, PoolObserver};
-use crate::script::CacheOutcome;
-use crate::warmup::{warm_up, Tally, Warming};
+use crate::warmup::Warming;
 use crate::Sample;
 
 /// A bundle the pool serves, and what its workers share about it.
@@ -112,69 +114,6 @@ pub struct PoolStatus {
     pub replaced: u64,
 }
 
-/// One bundle's isolate on this worker, and the queue it takes jobs from.
-struct Lane<'a> {
-    entry: Arc<BundleEntry>,
-    jobs: async_channel::Receiver<Job>,
-    /// None while parked: the isolate was dropped to keep the worker within
-    /// its memory budget, and is built again at the lane's next job.
-    event_loop: Option<EventLoop<'a>>,
-    /// The bundle's queue closed (it was removed, or the pool stops): the
-    /// lane ends once its renders are done.
-    closed: bool,
-    /// What the isolate held when last measured, in bytes.
-    footprint: usize,
-    last_used: Instant,
-    /// Set while the lane's isolate runs its warm-up renders (a bundle
-    /// added while the worker serves others): it takes its jobs from the
-    /// warm-up's queue, not the bundle's.
-    warming: Option<Box<Warming>>,
-}
-
-impl<'a> Lane<'a> {
-    fn new(
-        entry: Arc<BundleEntry>,
-        jobs: async_channel::Receiver<Job>,
-        event_loop: EventLoop<'a>,
-    ) -> Self {
-        let mut lane = Self {
-            entry,
-            jobs,
-            event_loop: Some(event_loop),
-            closed: false,
-            footprint: 0,
-            last_used: Instant::now(),
-            warming: None,
-        };
-        lane.measure();
-        lane
-    }
-
-    /// Where the lane takes its jobs from now.
-    fn source(&self) -> &async_channel::Receiver<Job> {
-        self.warming.as_ref().map_or(&self.jobs, |w| &w.queue)
-    }
-
-    fn takes_jobs(&self) -> bool {
-        !self.closed
-            && self
-                .event_loop
-                .as_ref()
-                .is_none_or(|l| l.retiring.is_none() && l.has_room())
-    }
-
-    fn in_flight(&self) -> usize {
-        self.event_loop.as_ref().map_or(0, EventLoop::in_flight)
-    }
-
-    /// Updates the footprint of a live lane.
-    fn measure(&mut self) {
-        if let Some(event_loop) = &mut self.event_loop {
-            self.footprint = event_loop.isolate.resident();
-        }
-    }
-}
-
 /// What woke the worker.
 enum Woken {
     Lane(usize, Wake),
@@ -207,44 +146,81 @@ pub(crate) fn run(
             return;
         }
     };
-    let Some(isolate) = start_isolate(id, &name, &shared, &first, &runtime, true) else {
+    let worker = Worker {
+        id,
+        name: &name,
+        shared: &shared,
+        runtime: &runtime,
+    };
+    let Some(isolate) = worker.start_isolate(&first, true) else {
         return;
     };
     shared.observer.worker_ready(id, true);
     shared.status.send_modify(|s| s.ready += 1);
-    let mut lanes = vec![Lane::new(
-        first,
-        jobs,
-        EventLoop::new(isolate, id, &shared, &runtime),
-    )];
-    serve(id, &name, &shared, &runtime, &mut lanes, &control);
+    let mut lanes = vec![Lane::new(first, jobs, worker.event_loop(isolate))];
+    worker.serve(&mut lanes, &control);
     shared.observer.worker_ready(id, false);
     shared.status.send_modify(|s| s.ready -= 1);
 }
 
-/// Serves every lane until all their queues have closed and their renders
-/// are done. Takes jobs while a lane's isolate has room; replaces an
-/// isolate that must be replaced (at once when poisoned, failing its
-/// renders in flight; a worn-out one first finishes them, taking no new
-/// job); adds lanes as the pool asks.
-fn serve<'a>(
-    id: usize,
-    name: &str,
-    shared: &'a Shared,
-    runtime: &'a tokio::runtime::Runtime,
-    lanes: &mut Vec<Lane<'a>>,
-    control: &async_channel::Receiver<Control>,
-) {
-    let mut control_open = true;
-    let mut since_check = 0u32;
-    loop {
-        shared.set_busy(id, true);
-        since_check += 1;
-        let check_memory = since_check >= 16;
-        if check_memory {
-            since_check = 0;
-            report_memory(id, shared, lanes);
+/// A worker thread as its parts see it: its number and name, what the
+/// pool's workers share, and the runtime its event loops sleep on.
+#[derive(Clone, Copy)]
+pub(crate) struct Worker<'a> {
+    pub id: usize,
+    pub name: &'a str,
+    pub shared: &'a Shared,
+    pub runtime: &'a tokio::runtime::Runtime,
+}
+
+impl<'a> Worker<'a> {
+    /// An event loop of this worker for `isolate`.
+    pub fn event_loop(self, isolate: RenderIsolate) -> EventLoop<'a> {
+        EventLoop::new(isolate, self.id, self.shared, self.runtime)
+    }
+}
+
+impl<'a> Worker<'a> {
+    /// Serves every lane until all their queues have closed and their renders
+    /// are done. Takes jobs while a lane's isolate has room; replaces an
+    /// isolate that must be replaced (at once when poisoned, failing its
+    /// renders in flight; a worn-out one first finishes them, taking no new
+    /// job); adds lanes as the pool asks.
+    fn serve(self, lanes: &mut Vec<Lane<'a>>, control: &async_channel::Receiver<Control>) {
+        let mut control_open = true;
+        let mut since_check = 0u32;
+        loop {
+            self.shared.set_busy(self.id, true);
+            since_check += 1;
+            let check_memory = since_check >= 16;
+            if check_memory {
+                since_check = 0;
+                self.report_memory(lanes);
+            }
+            self.step_lanes(lanes, check_memory);
+            if lanes.is_empty() {
+                self.shared.set_busy(self.id, false);
+                return;
+            }
+            // Something changed (a job started, a queue closed): look again
+            // before sleeping.
+            if self.take_queued_jobs(lanes) {
+                continue;
+            }
+            self.shared.set_busy(self.id, false);
+            let control = control_open.then_some(control);
+            match wait_any(lanes, control, self.runtime) {
+                Woken::Control(None) => control_open = false,
+                woken => self.handle(woken, lanes),
+            }
         }
+    }
+
+    /// Runs what is ready in every lane; replaces isolates that must be
+    /// (at once when poisoned, failing their renders in flight; a worn-out
+    /// one once its renders are done); drops lanes whose queue closed once
+    /// their renders are done.
+    fn step_lanes(self, lanes: &mut Vec<Lane<'a>>, check_memory: bool) {
         let mut i = 0;
         while i < lanes.len() {
             let lane = &mut lanes[i];
@@ -265,38 +241,37 @@ fn serve<'a>(
             // A warming lane's isolate is replaced when its warm-up ends.
             if let Some(reason) = retiring.filter(|_| lane.warming.is_none()) {
                 if lane.in_flight() == 0 {
-                    replace(id, name, shared, runtime, lane, reason);
+                    self.replace(lane, reason);
                 }
             }
             i += 1;
         }
-        if lanes.is_empty() {
-            shared.set_busy(id, false);
-            return;
-        }
-        // Something changed (a job started, a queue closed): look again
-        // before sleeping.
+    }
+
+    /// Takes one queued job for each lane with room; true if a lane took
+    /// one or found its queue closed.
+    fn take_queued_jobs(self, lanes: &mut [Lane<'a>]) -> bool {
         let mut changed = false;
         for i in 0..lanes.len() {
             if !lanes[i].takes_jobs() {
                 continue;
             }
             match lanes[i].source().try_recv() {
-                Ok(job) => take_job(id, name, shared, runtime, lanes, i, job),
+                Ok(job) => self.take_job(lanes, i, job),
                 Err(async_channel::TryRecvError::Closed) => lanes[i].closed = true,
                 Err(async_channel::TryRecvError::Empty) => continue,
             }
             changed = true;
         }
-        if changed {
-            continue;
-        }
-        shared.set_busy(id, false);
-        let control = control_open.then_some(control);
-        match wait_any(lanes, control, runtime) {
+        changed
+    }
+
+    /// Acts on what woke the worker.
+    fn handle(self, woken: Woken, lanes: &mut Vec<Lane<'a>>) {
+        match woken {
             Woken::Lane(i, Wake::Job(job)) => {
-                shared.set_busy(id, true);
-                take_job(id, name, shared, runtime, lanes, i, job);
+                self.shared.set_busy(self.id, true);
+                self.take_job(lanes, i, job);
             }
             Woken::Lane(i, Wake::Closed) => lanes[i].closed = true,
             Woken::Lane(i, wake) => {
@@ -305,41 +280,60 @@ fn serve<'a>(
                 }
             }
             Woken::WarmedOne(i, k, result) => {
-                shared.set_busy(id, true);
-                let lane = &mut lanes[i];
-                let poisoned = lane
-                    .event_loop
-                    .as_ref()
-                    .is_some_and(|l| l.retiring.is_some());
-                let warming = lane.warming.as_mut().expect("a warming lane");
-                warming.record(id, k, result);
-                if poisoned || !warming.submit_next(runtime) {
-                    end_warm_up(id, name, shared, runtime, lanes, i);
-                }
+                self.shared.set_busy(self.id, true);
+                self.warmed_one(lanes, i, k, result);
             }
             Woken::Control(Some(Control::Add {
                 entry,
                 jobs,
                 loaded,
             })) => {
-                shared.set_busy(id, true);
-                let Some((lane, queued)) =
-                    start_warm_up(id, name, shared, runtime, entry, jobs, loaded)
-                else {
-                    continue;
-                };
-                lanes.push(lane);
-                let added = lanes.len() - 1;
-                if queued {
-                    fit_budget(id, shared, lanes, added);
-                } else {
-                    // No warm-up renders to run: ready at once.
-                    end_warm_up(id, name, shared, runtime, lanes, added);
+                self.shared.set_busy(self.id, true);
+                if let Some((lane, queued)) = self.start_warm_up(entry, jobs, loaded) {
+                    lanes.push(lane);
+                    let added = lanes.len() - 1;
+                    if queued {
+                        self.fit_budget(lanes, added);
+                    } else {
+                        // No warm-up renders to run: ready at once.
+                        self.end_warm_up(lanes, added);
+                    }
                 }
             }
-            Woken::Control(None) => control_open = false,
-            Woken::Due => {}
+            Woken::Control(None) | Woken::Due => {}
         }
+    }
+
+    /// Starts a job unless its caller went away, gave up, or waited too long.
+    pub(crate) fn accept(self, event_loop: &mut EventLoop, job: Job) {
+        let config = &self.shared.config;
+        if job.reply.is_closed() || !job.claim.start() {
+            // The caller went away (or gave up) while the job was queued.
+            self.shared
+                .observer
+                .render_finished(self.id, RenderOutcome::Cancelled, Duration::ZERO);
+            return;
+        }
+        let queued = job.enqueued.elapsed();
+        if queued > config.queue_timeout {
+            let error = RenderError::QueueTimeout(queued);
+            self.shared.observer.render_finished(
+                self.id,
+                RenderOutcome::Failed(error.kind()),
+                Duration::ZERO,
+            );
+            let _ = job.reply.send(Err(error));
+            return;
+        }
+        event_loop.start(Start {
+            component: job.request.component,
+            props: job.request.props,
+            headers: job.request.headers,
+            timeout: config.deadline_for(job.request.timeout),
+            queued,
+            reply: job.reply,
+            claim: job.claim,
+        });
     }
 }
 
@@ -401,362 +395,4 @@ fn wait_any(
             _ = crate::event_loop::sleep_until(until) => Woken::Due,
         }
     })
-}
-
-/// Replaces a lane's isolate (its renders are done or failed).
-fn replace<'a>(
-    id: usize,
-    name: &str,
-    shared: &'a Shared,
-    runtime: &'a tokio::runtime::Runtime,
-    lane: &mut Lane<'a>,
-    reason: ReplaceReason,
-) {
-    tracing::info!(worker = id, reason = reason.as_str(), "replacing isolate");
-    let Some(isolate) = start_isolate(id, name, shared, &lane.entry, runtime, false) else {
-        return;
-    };
-    // The old isolate goes (on this thread) as its loop is replaced.
-    lane.event_loop = Some(EventLoop::new(isolate, id, shared, runtime));
-    lane.measure();
-    shared.observer.worker_ready(id, true);
-    shared.status.send_modify(|s| s.ready += 1);
-}
-
-/// Starts `job` on lane `i`, building the lane's isolate first when it was
-/// parked (after parking others, if needed, to make room for it).
-fn take_job<'a>(
-    id: usize,
-    name: &str,
-    shared: &'a Shared,
-    runtime: &'a tokio::runtime::Runtime,
-    lanes: &mut [Lane<'a>],
-    i: usize,
-    job: Job,
-) {
-    if lanes[i].event_loop.is_none() {
-        fit_budget(id, shared, lanes, i);
-        tracing::debug!(worker = id, bundle = %lanes[i].entry.bundle.hash().short(), "rebuilding a parked isolate");
-        let isolate = start_isolate(id, name, shared, &lanes[i].entry, runtime, false)
-            .expect("a rebuilt isolate is retried until it loads");
-        lanes[i].event_loop = Some(EventLoop::new(isolate, id, shared, runtime));
-        lanes[i].measure();
-    }
-    let lane = &mut lanes[i];
-    lane.last_used = Instant::now();
-    let event_loop = lane.event_loop.as_mut().expect("built above");
-    accept(id, shared, event_loop, job);
-}
-
-/// Parks the least recently used idle lanes until the worker's isolates,
-/// lane `keep`'s included (at its last measured size), fit the memory
-/// budget. Lane `keep` and lanes with renders in flight are never parked.
-fn fit_budget(id: usize, shared: &Shared, lanes: &mut [Lane], keep: usize) {
-    let Some(budget) = shared.config.worker_memory_budget() else {
-        return;
-    };
-    loop {
-        let held: usize = lanes
-            .iter()
-            .enumerate()
-            .filter(|(j, lane)| *j == keep || lane.event_loop.is_some())
-            .map(|(_, lane)| lane.footprint)
-            .sum();
-        if held <= budget {
-            return;
-        }
-        let idle = lanes
-            .iter()
-            .enumerate()
-            .filter(|(j, lane)| *j != keep && lane.event_loop.is_some() && lane.in_flight() == 0)
-            .min_by_key(|(_, lane)| lane.last_used)
-            .map(|(j, _)| j);
-        let Some(j) = idle else {
-            return;
-        };
-        tracing::debug!(worker = id, bundle = %lanes[j].entry.bundle.hash().short(), held, budget, "parking an idle isolate to stay within the memory budget");
-        // The isolate goes here, on its own thread.
-        lanes[j].event_loop = None;
-        shared
-            .observer
-            .isolate_replaced(id, ReplaceReason::MemoryBudget);
-    }
-}
-
-/// Reports what the worker's isolates hold, together.
-fn report_memory(id: usize, shared: &Shared, lanes: &mut [Lane]) {
-    let (mut heap, mut memory) = (0, 0);
-    for lane in lanes.iter_mut() {
-        lane.measure();
-        if let Some(event_loop) = &mut lane.event_loop {
-            heap += event_loop.isolate.heap_used();
-            memory += event_loop.isolate.memory_used();
-        }
-    }
-    shared.observer.heap_used(id, heap);
-    shared.observer.isolate_memory(id, memory);
-}
-
-/// Starts a job unless its caller went away, gave up, or waited too long.
-fn accept(id: usize, shared: &Shared, event_loop: &mut EventLoop, job: Job) {
-    let config = &shared.config;
-    if job.reply.is_closed() || !job.claim.start() {
-        // The caller went away (or gave up) while the job was queued.
-        shared
-            .observer
-            .render_finished(id, RenderOutcome::Cancelled, Duration::ZERO);
-        return;
-    }
-    let queued = job.enqueued.elapsed();
-    if queued > config.queue_timeout {
-        let error = RenderError::QueueTimeout(queued);
-        shared
-            .observer
-            .render_finished(id, RenderOutcome::Failed(error.kind()), Duration::ZERO);
-        let _ = job.reply.send(Err(error));
-        return;
-    }
-    event_loop.start(Start {
-        component: job.request.component,
-        props: job.request.props,
-        headers: job.request.headers,
-        timeout: config.deadline_for(job.request.timeout),
-        queued,
-        reply: job.reply,
-        claim: job.claim,
-    });
-}
-
-/// Creates, loads and warms an isolate. On the first start a load failure is
-/// reported to the pool and ends the worker; later (replacement) failures are
-/// retried, since the same bundle loaded before.
-fn start_isolate(
-    id: usize,
-    name: &str,
-    shared: &Shared,
-    entry: &BundleEntry,
-    runtime: &tokio::runtime::Runtime,
-    first: bool,
-) -> Option<RenderIsolate> {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match load(id, name, shared, entry, runtime, first) {
-            Ok((isolate, _)) => return Some(isolate),
-            Err(error) if first => {
-                tracing::error!(worker = id, %error, "cannot load bundle");
-                shared.status.send_modify(|s| {
-                    s.failed.get_or_insert(error);
-                });
-                return None;
-            }
-            Err(error) => {
-                tracing::error!(worker = id, %error, "cannot replace isolate; retrying");
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
-}
-
-/// Creates an isolate for `entry`'s bundle, loads it (from the code cache
-/// when there is one) and warms it up: fully the first time, with the
-/// replacement warm-up when it replaces one.
-fn load(
-    id: usize,
-    name: &str,
-    shared: &Shared,
-    entry: &BundleEntry,
-    runtime: &tokio::runtime::Runtime,
-    first: bool,
-) -> Result<(RenderIsolate, LoadReport), StartError> {
-    let (isolate, report, cached) = load_cold(id, name, shared, entry)?;
-    let warmup = if first {
-        shared.config.warmup_renders
-    } else {
-        shared
-            .config
-            .replacement_warmup_renders
-            .min(shared.config.warmup_renders)
-    };
-    let (isolate, failure) = warm_up(id, shared, entry, runtime, isolate, &report, warmup);
-    let checked = failure.filter(|_| first && entry.samples_must_pass);
-    let isolate = finish_load(id, name, shared, entry, isolate, &report, cached, checked)?;
-    Ok((isolate, report))
-}
-
-/// Creates an isolate for `entry`'s bundle and loads it, from the code
-/// cache when there is one (returned too, for a fresh isolate if warm-up
-/// poisons this one).
-fn load_cold(
-    id: usize,
-    name: &str,
-    shared: &Shared,
-    entry: &BundleEntry,
-) -> Result<(RenderIsolate, LoadReport, Option<Vec<u8>>), StartError> {
-    let hash = entry.bundle.hash();
-    let cached = shared
-        .code_cache
-        .as_ref()
-        .and_then(|store| store.load(&hash, shared.v8_tag));
-    let (isolate, report) = create(name, shared, entry, cached.as_deref())?;
-    shared
-        .observer
-        .bundle_compiled(id, report.cache, report.compile);
-    tracing::debug!(
-        worker = id,
-        cache = report.cache.as_str(),
-        compile_ms = report.compile.as_secs_f64() * 1e3,
-        evaluate_ms = report.evaluate.as_secs_f64() * 1e3,
-        "bundle loaded"
-    );
-    if report.cache == CacheOutcome::Rejected {
-        if let Some(store) = &shared.code_cache {
-            store.reject(&hash, shared.v8_tag);
-        }
-    }
-    Ok((isolate, report, cached))
-}
-
-/// A new isolate with the bundle loaded and the pool's fetcher.
-fn create(
-    name: &str,
-    shared: &Shared,
-    entry: &BundleEntry,
-    cached: Option<&[u8]>,
-) -> Result<(RenderIsolate, LoadReport), StartError> {
-    let (mut isolate, report) = RenderIsolate::new(name, &entry.bundle, &shared.config, cached)?;
-    crate::runtime::state(&mut isolate.isolate).fetcher = shared.fetcher.clone();
-    Ok((isolate, report))
-}
-
-/// After warm-up: refuses the bundle when a sample that must pass failed
-/// (`failure`), replaces an isolate a sample poisoned, and produces the
-/// code cache when the store had none.
-#[allow(clippy::too_many_arguments)]
-fn finish_load(
-    id: usize,
-    name: &str,
-    shared: &Shared,
-    entry: &BundleEntry,
-    mut isolate: RenderIsolate,
-    report: &LoadReport,
-    cached: Option<Vec<u8>>,
-    failure: Option<(String, RenderError)>,
-) -> Result<RenderIsolate, StartError> {
-    if let Some((component, error)) = failure {
-        return Err(StartError::SampleFailed {
-            bundle: entry.bundle.name().to_owned(),
-            component,
-            error: error.to_string(),
-        });
-    }
-    isolate.reset_render_count();
-    if let Some(reason) = isolate.needs_replacement(&shared.config, false) {
-        // A warm-up sample poisoned the isolate (it timed out, ran out of
-        // memory or tampered with builtins): serve from a fresh one, cold.
-        tracing::warn!(
-            worker = id,
-            reason = reason.as_str(),
-            "a warm-up render poisoned the isolate; starting a fresh one without warm-up"
-        );
-        drop(isolate);
-        isolate = create(name, shared, entry, cached.as_deref())?.0;
-    }
-    let hash = entry.bundle.hash();
-    if report.cache != CacheOutcome::Hit {
-        if let Some(store) = &shared.code_cache {
-            if !entry.cache_produced.swap(true, Ordering::AcqRel) {
-                match isolate.create_code_cache() {
-                    Some(bytes) => store.store(&hash, shared.v8_tag, bytes),
-                    None => tracing::warn!(worker = id, "V8 produced no code cache"),
-                }
-            }
-        }
-    }
-    shared.status.send_modify(|s| {
-        s.first_load.get_or_insert_with(|| report.clone());
-    });
-    Ok(isolate)
-}
-
-/// Loads a bundle the pool adds and starts its lane's warm-up, whose
-/// renders the worker runs between its other jobs; says whether a warm-up
-/// render was queued. None (with the error sent on `loaded`) when the
-/// bundle does not load.
-fn start_warm_up<'a>(
-    id: usize,
-    name: &str,
-    shared: &'a Shared,
-    runtime: &'a tokio::runtime::Runtime,
-    entry: Arc<BundleEntry>,
-    jobs: async_channel::Receiver<Job>,
-    loaded: oneshot::Sender<Result<LoadReport, StartError>>,
-) -> Option<(Lane<'a>, bool)> {
-    let (isolate, report, cached) = match load_cold(id, name, shared, &entry) {
-        Ok(loaded) => loaded,
-        Err(error) => {
-            let _ = loaded.send(Err(error));
-            return None;
-        }
-    };
-    let tally = Tally::new(&entry, &report, shared.config.warmup_renders);
-    let event_loop = EventLoop::new(isolate, id, shared, runtime).uncounted();
-    let mut lane = Lane::new(entry, jobs, event_loop);
-    let mut warming = Warming::new(tally, report, cached, loaded);
-    let queued = warming.submit_next(runtime);
-    lane.warming = Some(Box::new(warming));
-    Some((lane, queued))
-}
-
-/// Ends lane `i`'s warm-up: the lane serves its bundle's queue from now on
-/// and the pool hears it is loaded, or the lane goes and the pool hears
-/// why.
-fn end_warm_up<'a>(
-    id: usize,
-    name: &str,
-    shared: &'a Shared,
-    runtime: &'a tokio::runtime::Runtime,
-    lanes: &mut [Lane<'a>],
-    i: usize,
-) {
-    let lane = &mut lanes[i];
-    let (Some(warming), Some(event_loop)) = (lane.warming.take(), lane.event_loop.take()) else {
-        return;
-    };
-    tracing::debug!(
-        worker = id,
-        ms = warming.elapsed().as_secs_f64() * 1e3,
-        "warm-up between other jobs done"
-    );
-    let Warming {
-        tally,
-        report,
-        cached,
-        loaded,
-        ..
-    } = *warming;
-    let failure = tally.first_failure.filter(|_| lane.entry.samples_must_pass);
-    let finished = finish_load(
-        id,
-        name,
-        shared,
-        &lane.entry,
-        event_loop.isolate,
-        &report,
-        cached,
-        failure,
-    );
-    match finished {
-        Ok(isolate) => {
-            lane.event_loop = Some(EventLoop::new(isolate, id, shared, runtime));
-            lane.measure();
-            let _ = loaded.send(Ok(report));
-            fit_budget(id, shared, lanes, i);
-        }
-        Err(error) => {
-            // Nothing was routed to it: the lane just goes.
-            lane.closed = true;
-            let _ = loaded.send(Err(error));
-        }
-    }
 }
