@@ -171,10 +171,13 @@ fn a_caller_that_leaves_mid_stream_frees_its_slot() {
         max_renders_in_flight: 4,
         ..test_config(1)
     });
-    // A boundary soon after the shell (whose write finds the caller gone),
-    // and one that would keep the render in flight for 10 s.
+    // A boundary soon after the shell, whose write finds the caller gone;
+    // a second one for a caller that left only after that write arrived
+    // (the service learns of a closed connection when it next writes to
+    // it); and one that would keep the render in flight for 10 s.
     let props = json!({"sections": [
         {"id": "soon", "delay": 20, "rows": 1},
+        {"id": "later", "delay": 200, "rows": 1},
         {"id": "slow", "delay": 10000, "rows": 1},
     ]});
     let body = json!({"component": "Stream", "props": props}).to_string();
@@ -197,7 +200,11 @@ fn a_caller_that_leaves_mid_stream_frees_its_slot() {
     while metric(&server, "ssr_renders_total{outcome=\"cancelled\"}") < 1000.0 {
         assert!(
             started.elapsed() < Duration::from_secs(30),
-            "slots not freed"
+            "slots not freed: renders by outcome {:?}",
+            ["cancelled", "ok", "aborted_at_deadline"].map(|outcome| {
+                let name = format!("ssr_renders_total{{outcome=\"{outcome}\"}}");
+                (outcome, metric(&server, &name))
+            })
         );
         std::thread::sleep(Duration::from_millis(50));
     }
