@@ -112,7 +112,8 @@ impl<'a> Worker<'a> {
 
     /// Parks the least recently used idle lanes until the worker's isolates,
     /// lane `keep`'s included (at its last measured size), fit the memory
-    /// budget. Lane `keep` and lanes with renders in flight are never parked.
+    /// budget. Lane `keep`, lanes with renders in flight and lanes still
+    /// warming up are never parked.
     pub(crate) fn fit_budget(self, lanes: &mut [Lane<'a>], keep: usize) {
         let Some(budget) = self.shared.config.worker_memory_budget() else {
             return;
@@ -131,7 +132,10 @@ impl<'a> Worker<'a> {
                 .iter()
                 .enumerate()
                 .filter(|(j, lane)| {
-                    *j != keep && lane.event_loop.is_some() && lane.in_flight() == 0
+                    *j != keep
+                        && lane.event_loop.is_some()
+                        && lane.warming.is_none()
+                        && lane.in_flight() == 0
                 })
                 .min_by_key(|(_, lane)| lane.last_used)
                 .map(|(j, _)| j);

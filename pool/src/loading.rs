@@ -195,8 +195,15 @@ impl<'a> Worker<'a> {
     /// why.
     pub(crate) fn end_warm_up(self, lanes: &mut [Lane<'a>], i: usize) {
         let lane = &mut lanes[i];
-        let (Some(warming), Some(event_loop)) = (lane.warming.take(), lane.event_loop.take())
-        else {
+        let Some(warming) = lane.warming.take() else {
+            return;
+        };
+        let Some(event_loop) = lane.event_loop.take() else {
+            // Not reached (a warming lane is never parked); the pool must
+            // hear an answer either way.
+            lane.closed = true;
+            let lost = StartError::Thread("the isolate warming up was dropped".into());
+            let _ = warming.loaded.send(Err(lost));
             return;
         };
         tracing::debug!(

@@ -307,3 +307,34 @@ async fn a_warm_up_that_poisons_the_isolate_of_an_added_bundle_leaves_a_fresh_on
     assert_eq!(html, "<p>fine</p>");
     pool.shutdown().await;
 }
+
+/// Two bundles added at once to a worker over its memory budget: the
+/// budget never parks an isolate that is still warming up, so both adds
+/// finish and both bundles render.
+#[tokio::test]
+async fn bundles_added_at_once_over_the_memory_budget_both_warm_up() {
+    let config = pool::PoolConfig {
+        worker_memory_budget_mb: 1,
+        warmup_renders: 20,
+        ..test_config(1)
+    };
+    let pool = start_pool(counting_bundle("first"), config).await;
+    let (a, b) = (counting_bundle("a"), counting_bundle("b"));
+    let (hash_a, hash_b) = (a.hash(), b.hash());
+    let both = async {
+        tokio::join!(
+            pool.add_bundle(a, Vec::new()),
+            pool.add_bundle(b, Vec::new())
+        )
+    };
+    let (added_a, added_b) = tokio::time::timeout(Duration::from_secs(60), both)
+        .await
+        .expect("both adds answer");
+    added_a.unwrap();
+    added_b.unwrap();
+    for (hash, label) in [(hash_a, "a"), (hash_b, "b")] {
+        let html = pool.render(request(Some(hash))).await.unwrap().html;
+        assert_eq!(parse(&html).0, label);
+    }
+    pool.shutdown().await;
+}
