@@ -107,7 +107,7 @@ async fn get_bundle(
     let info = state
         .registry
         .info(&id)
-        .ok_or(ApiError::Render(pool::RenderError::UnknownBundle(id)))?;
+        .ok_or(ApiError::unknown_bundle(id))?;
     Ok(HttpResponse::Ok().json(info))
 }
 

@@ -204,9 +204,7 @@ impl RenderRequestBody {
         let bundle = match &self.bundle {
             Some(text) => {
                 let id = admin::parse_id(text)?;
-                let served = registry
-                    .served(&id)
-                    .ok_or(ApiError::Render(pool::RenderError::UnknownBundle(id)))?;
+                let served = registry.served(&id).ok_or(ApiError::unknown_bundle(id))?;
                 Some(served)
             }
             None => None,

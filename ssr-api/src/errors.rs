@@ -198,6 +198,11 @@ impl ApiError {
         }
     }
 
+    /// A bundle this service does not hold (404 `unknown_bundle`).
+    pub fn unknown_bundle(id: ContentHash) -> Self {
+        ApiError::Render(RenderError::UnknownBundle(id))
+    }
+
     /// A render failure as the API reports it: the JS stack only when
     /// `debug` is on.
     pub fn render(error: RenderError, debug: bool) -> Self {

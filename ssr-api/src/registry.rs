@@ -428,8 +428,7 @@ impl Registry {
             }
         }
         self.ensure_loaded(&id).await?;
-        self.info(&id)
-            .ok_or(ApiError::Render(pool::RenderError::UnknownBundle(id)))
+        self.info(&id).ok_or(ApiError::unknown_bundle(id))
     }
 
     /// Loads and warms bundle `id` unless it is loaded or loading, and
@@ -437,9 +436,7 @@ impl Registry {
     async fn ensure_loaded(&self, id: &ContentHash) -> Result<(), ApiError> {
         let (mut state, load) = {
             let records = self.records();
-            let record = records
-                .get(id)
-                .ok_or(ApiError::Render(pool::RenderError::UnknownBundle(*id)))?;
+            let record = records.get(id).ok_or(ApiError::unknown_bundle(*id))?;
             let load = *record.state.borrow() == BundleState::Unloaded;
             if load {
                 record.state.send_replace(BundleState::Loading);
@@ -531,9 +528,7 @@ impl Registry {
         check_app_name(app)?;
         self.ensure_loaded(id).await?;
         let _changing = self.apps_changing.lock().await;
-        let served = self
-            .served(id)
-            .ok_or(ApiError::Render(pool::RenderError::UnknownBundle(*id)))?;
+        let served = self.served(id).ok_or(ApiError::unknown_bundle(*id))?;
         let previous = self.pool.set_app(app, &served)?;
         tracing::info!(app, bundle = %id, "app switched");
         let previous_id = previous.map(|p| self.id_of(&p));
@@ -587,7 +582,7 @@ impl Registry {
         let record = self
             .records()
             .remove(id)
-            .ok_or(ApiError::Render(pool::RenderError::UnknownBundle(*id)))?;
+            .ok_or(ApiError::unknown_bundle(*id))?;
         if let Some(served) = record.served {
             self.pool.remove_bundle(&served);
         }
