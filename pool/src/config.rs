@@ -75,6 +75,11 @@ pub struct PoolConfig {
     /// nothing a render leaves in globals or module state reaches the next
     /// one. Much slower; see the README's "Isolation" section.
     pub fresh_context: bool,
+    /// Start isolates from a start-up snapshot of the warmed bundle when
+    /// the code-cache store holds one (script bundles; not with
+    /// `fresh_context`), and have one taken when it does not (see the
+    /// pool builder's `snapshot_maker`).
+    pub snapshots: bool,
     /// Origins `fetch` may reach (`https://api.internal:8443`); empty turns
     /// fetch off. Any other origin, also one reached by a redirect, is
     /// refused.
@@ -115,6 +120,7 @@ impl PoolConfig {
         recycle_heap_fraction: 0.8,
         max_output_bytes: 64 * 1024 * 1024,
         fresh_context: false,
+        snapshots: true,
         fetch_allow: Vec::new(),
         fetch_max_requests: 32,
         fetch_max_response_bytes: 8 * 1024 * 1024,

@@ -12,6 +12,7 @@ use crate::module::{self, ModuleTable};
 use crate::run::{run_bounded, Budget, Outcome, Settle};
 use crate::runtime::{self, RuntimeEntries, RuntimeState};
 use crate::script::{self, CacheOutcome};
+use crate::snapshot;
 
 /// How a bundle was loaded into an isolate.
 #[derive(Debug, Clone)]
@@ -51,6 +52,9 @@ pub(crate) struct ContextHandles {
 /// The bundle's compiled code.
 enum Code {
     Script(v8::Global<v8::UnboundScript>),
+    /// Deserialised from a start-up snapshot with the bundle evaluated:
+    /// nothing to compile, and no second context to instantiate it in.
+    Snapshot,
     /// A module is instantiated in one context only. `compiled` holds the
     /// modules compiled with the isolate, for its first context; later
     /// (fresh) contexts compile them again, consuming `caches`.
@@ -93,10 +97,22 @@ pub(crate) fn entered<T>(isolate: &mut v8::Isolate, f: impl FnOnce(&mut v8::Isol
     result
 }
 
+/// What a new isolate starts from.
+#[derive(Clone, Copy)]
+enum Origin<'a> {
+    /// V8's own start-up state: the bundle is compiled and evaluated next.
+    Blank,
+    /// A start-up snapshot of the bundle (see `snapshot.rs`).
+    Snapshot(&'a [u8]),
+    /// A blank isolate that can be serialised into a snapshot once loaded.
+    SnapshotCreator,
+}
+
 /// A new isolate with its limits installed, and what must outlive it.
 fn create_isolate(
     name: &str,
     config: &PoolConfig,
+    origin: Origin,
 ) -> Result<(v8::OwnedIsolate, IsolateAllocations), StartError> {
     let heap_bytes = config.heap_limit_mb << 20;
     // The young generation is three semi-spaces: from, to, and new large
@@ -107,7 +123,20 @@ fn create_isolate(
         .heap_limits(0, heap_bytes)
         .set_max_young_generation_size_in_bytes(young_bytes)
         .array_buffer_allocator(BufferBudget::allocator(&buffers).make_shared());
-    let mut isolate = v8::Isolate::new(params);
+    let mut isolate = match origin {
+        Origin::Blank => {
+            snapshot::BLANK_ISOLATES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            v8::Isolate::new(params)
+        }
+        Origin::Snapshot(blob) => v8::Isolate::new(
+            params
+                .snapshot_blob(blob.to_vec().into())
+                .external_references(snapshot::external_references()),
+        ),
+        Origin::SnapshotCreator => {
+            v8::Isolate::snapshot_creator(Some(snapshot::external_references()), Some(params))
+        }
+    };
     isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
     isolate.set_slot(RuntimeState::new(config.max_output_bytes));
     module::install_callbacks(&mut isolate);
@@ -136,7 +165,27 @@ impl RenderIsolate {
         config: &PoolConfig,
         cached: Option<&[u8]>,
     ) -> Result<(Self, LoadReport), StartError> {
-        let (mut isolate, allocations) = create_isolate(name, config)?;
+        Self::compiled(name, bundle, config, cached, Origin::Blank)
+    }
+
+    /// Like [`RenderIsolate::new`], in an isolate that
+    /// [`RenderIsolate::into_snapshot`] can serialise.
+    pub fn for_snapshot(
+        name: &str,
+        bundle: &Bundle,
+        config: &PoolConfig,
+    ) -> Result<(Self, LoadReport), StartError> {
+        Self::compiled(name, bundle, config, None, Origin::SnapshotCreator)
+    }
+
+    fn compiled(
+        name: &str,
+        bundle: &Bundle,
+        config: &PoolConfig,
+        cached: Option<&[u8]>,
+        origin: Origin,
+    ) -> Result<(Self, LoadReport), StartError> {
+        let (mut isolate, allocations) = create_isolate(name, config, origin)?;
         let started = Instant::now();
         let (code, cache) = match compile(&mut isolate, bundle, cached, config.fresh_context) {
             Ok(compiled) => compiled,
@@ -148,7 +197,50 @@ impl RenderIsolate {
             }
         };
         let compile = started.elapsed();
-        let mut this = Self {
+        let mut this = Self::assemble(isolate, allocations, code, bundle, config);
+        let started = Instant::now();
+        this.instantiate()?;
+        let evaluate = started.elapsed();
+        this.report(cache, compile, evaluate)
+    }
+
+    /// An isolate started from `snapshot`, a start-up snapshot of `bundle`
+    /// ([`RenderIsolate::into_snapshot`]): the runtime and the bundle come
+    /// deserialised, warm functions with their bytecode. Reported as
+    /// [`CacheOutcome::Snapshot`], with the deserialisation as its compile
+    /// time and finding the entry points as its evaluation.
+    pub fn from_snapshot(
+        name: &str,
+        bundle: &Bundle,
+        config: &PoolConfig,
+        snapshot: &[u8],
+    ) -> Result<(Self, LoadReport), StartError> {
+        let started = Instant::now();
+        let (mut isolate, allocations) = create_isolate(name, config, Origin::Snapshot(snapshot))?;
+        let restored = entered(&mut isolate, snapshot::restore);
+        let compile = started.elapsed();
+        let started = Instant::now();
+        let mut this = Self::assemble(isolate, allocations, Code::Snapshot, bundle, config);
+        let Some((context, entries, components)) = restored else {
+            return Err(StartError::BundleThrew {
+                bundle: bundle.name().to_owned(),
+                error: JsError::plain("the start-up snapshot holds no runtime entry points"),
+            });
+        };
+        runtime::state(&mut this.isolate).restore_components(components);
+        this.capture(context, entries)?;
+        let evaluate = started.elapsed();
+        this.report(CacheOutcome::Snapshot, compile, evaluate)
+    }
+
+    fn assemble(
+        isolate: v8::OwnedIsolate,
+        allocations: IsolateAllocations,
+        code: Code,
+        bundle: &Bundle,
+        config: &PoolConfig,
+    ) -> Self {
+        Self {
             handles: None,
             code,
             isolate,
@@ -164,28 +256,83 @@ impl RenderIsolate {
             renders: 0,
             context_used: false,
             poisoned: None,
-        };
-        let started = Instant::now();
-        this.instantiate()?;
-        let evaluate = started.elapsed();
-        let mut components = runtime::state(&mut this.isolate).component_names();
+        }
+    }
+
+    /// The report of a load that took `compile` and `evaluate`; fails when
+    /// the bundle registered no component.
+    fn report(
+        mut self,
+        cache: CacheOutcome,
+        compile: Duration,
+        evaluate: Duration,
+    ) -> Result<(Self, LoadReport), StartError> {
+        let mut components = runtime::state(&mut self.isolate).component_names();
         components.sort();
         if components.is_empty() {
             return Err(StartError::NoComponents {
-                bundle: bundle.name().to_owned(),
+                bundle: self.bundle.name().to_owned(),
             });
         }
-        Ok((
-            this,
-            LoadReport {
-                format: bundle.format(),
-                files: bundle.files().len(),
-                cache,
-                compile,
-                evaluate,
-                components,
-            },
-        ))
+        let report = LoadReport {
+            format: self.bundle.format(),
+            files: self.bundle.files().len(),
+            cache,
+            compile,
+            evaluate,
+            components,
+        };
+        Ok((self, report))
+    }
+
+    /// Serialises the isolate into a start-up snapshot: the context as the
+    /// bundle's load and warm-up left it (the runtime's caches dropped
+    /// first), every function compiled so far kept, and the runtime's entry
+    /// points and the registered components as the context's data.
+    ///
+    /// V8 aborts the process on objects it cannot serialise (an `Intl`
+    /// formatter a bundle made at load, a FinalizationRegistry): call this
+    /// only in a process that may end (see [`crate::SnapshotMaker`]).
+    pub fn into_snapshot(mut self) -> Result<Vec<u8>, String> {
+        if !matches!(self.code, Code::Script(_)) {
+            return Err("only script bundles are snapshotted".into());
+        }
+        let handles = self.handles.take().ok_or("the isolate has no context")?;
+        let components = runtime::state(&mut self.isolate).take_components();
+        let budget = Budget::new(Instant::now() + self.limits.load_timeout, Duration::ZERO);
+        let outcome = run_bounded(
+            &mut self.isolate,
+            &handles.context,
+            &mut self.allocations,
+            budget,
+            Settle::Microtasks,
+            |scope| snapshot::prepare(scope, &handles, components),
+        );
+        if !matches!(outcome, Outcome::Done(())) {
+            return Err("the runtime could not prepare the context for a snapshot".into());
+        }
+        drop(handles);
+        self.code = Code::Snapshot;
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again; each field is read
+        // out once, and the fields left behind (plain data, the bundle
+        // handle, no V8 handles: `handles` and `code` were emptied above)
+        // own nothing V8 needs.
+        let (isolate, allocations, bundle) = unsafe {
+            (
+                std::ptr::read(&this.isolate),
+                std::ptr::read(&this.allocations),
+                std::ptr::read(&this.bundle),
+            )
+        };
+        drop(bundle);
+        // V8 serialises (and then disposes) the isolate while it is current.
+        // SAFETY: this thread's isolate, not entered now.
+        unsafe { isolate.enter() };
+        let blob = isolate.create_blob(v8::FunctionCodeHandling::Keep);
+        drop(allocations);
+        blob.map(|blob| blob.to_vec())
+            .ok_or_else(|| "V8 produced no snapshot".to_owned())
     }
 
     /// Runs `f` in the current context through the one bounded run.
@@ -213,6 +360,13 @@ impl RenderIsolate {
     /// and captures the runtime's entry points, all under the load deadline.
     pub(crate) fn instantiate(&mut self) -> Result<(), StartError> {
         let bundle = self.bundle.name().to_owned();
+        if matches!(self.code, Code::Snapshot) {
+            // Snapshots are not taken in fresh-context mode (see `loading.rs`).
+            return Err(StartError::BundleThrew {
+                bundle,
+                error: JsError::plain("an isolate started from a snapshot has only that context"),
+            });
+        }
         self.handles = None;
         runtime::state(&mut self.isolate).reset_for_load();
         if let Code::Modules { compiled, caches } = &mut self.code {
@@ -247,6 +401,7 @@ impl RenderIsolate {
                         let promise = module::evaluate_entry(scope)?;
                         Some(v8::Global::new(scope, promise))
                     }
+                    Code::Snapshot => None,
                 };
                 Some((entries, evaluation))
             },
@@ -278,6 +433,16 @@ impl RenderIsolate {
         // Timers the top level left are dropped, as after a render; the
         // registry closes: components register while the bundle loads.
         runtime::state(&mut self.isolate).finish_load();
+        self.capture(context, entries)
+    }
+
+    /// Captures the shared intrinsics as the bundle left them in `context`
+    /// and makes it the isolate's context.
+    fn capture(
+        &mut self,
+        context: v8::Global<v8::Context>,
+        entries: RuntimeEntries,
+    ) -> Result<(), StartError> {
         let budget = Budget::new(Instant::now() + self.limits.load_timeout, Duration::ZERO);
         let outcome = run_bounded(
             &mut self.isolate,
@@ -289,7 +454,7 @@ impl RenderIsolate {
         );
         let Outcome::Done(intact) = outcome else {
             return Err(StartError::BundleThrew {
-                bundle,
+                bundle: self.bundle.name().to_owned(),
                 error: JsError::plain("cannot capture the intrinsics after load"),
             });
         };
@@ -432,6 +597,7 @@ impl RenderIsolate {
                 let paths = self.bundle.files().iter().map(|f| f.path());
                 Some(module::cache::join(paths.zip(caches).collect()))
             }
+            Code::Snapshot => None,
         }
     }
 }

@@ -27,13 +27,13 @@ mod run;
 mod runtime;
 mod script;
 mod sink;
+pub mod snapshot;
 mod timers;
 mod warmup;
 mod web_host;
 mod worker;
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -202,21 +202,12 @@ impl PoolBuilder {
         platform::init(&self.v8_flags).map_err(StartError::Config)?;
         let workers = self.config.worker_count();
         let (jobs_tx, jobs_rx) = async_channel::bounded(self.config.queue_capacity);
-        let (status_tx, status_rx) = watch::channel(PoolStatus::default());
         let fetcher = fetch::Fetcher::new(&self.config, Arc::clone(&self.observer))
             .map_err(StartError::Config)?
             .map(Arc::new);
         let first = BundleEntry::new(self.bundle, self.samples, false);
-        let shared = Arc::new(Shared {
-            config: self.config,
-            observer: self.observer,
-            fetcher,
-            code_cache: self.code_cache,
-            v8_tag: platform::cached_data_version_tag(),
-            status: status_tx,
-            busy_since: (0..workers).map(|_| AtomicU64::new(0)).collect(),
-            epoch: Instant::now(),
-        });
+        let (shared, status_rx) = Shared::new(self.config, self.observer, fetcher, self.code_cache);
+        let shared = Arc::new(shared);
         let mut threads = Vec::with_capacity(workers);
         let mut controls = Vec::with_capacity(workers);
         for id in 0..workers {
@@ -312,6 +303,21 @@ struct Inner {
 }
 
 impl Inner {
+    /// Queues `job` on the bundle its request names. Under the routes'
+    /// lock: a bundle is removed (its queue closed) only between requests,
+    /// never between routing one and queueing it.
+    fn queue(&self, job: Job) -> Result<(), RenderError> {
+        let routes = self.routes();
+        let jobs = &routes.jobs_for(&job.request)?.jobs;
+        match jobs.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(async_channel::TrySendError::Full(_)) => Err(RenderError::Overloaded {
+                capacity: self.shared.config.queue_capacity,
+            }),
+            Err(async_channel::TrySendError::Closed(_)) => Err(RenderError::ShuttingDown),
+        }
+    }
+
     fn routes(&self) -> std::sync::RwLockReadGuard<'_, Routes> {
         self.routes.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -392,22 +398,12 @@ impl RenderPool {
     pub async fn render_streaming(&self, request: RenderRequest) -> Result<Rendered, RenderError> {
         let (reply, mut answer) = oneshot::channel();
         let claim = Arc::new(JobClaim::default());
-        let jobs = self.inner.routes().jobs_for(&request)?.jobs.clone();
-        let job = Job {
+        self.inner.queue(Job {
             request,
             enqueued: Instant::now(),
             reply,
             claim: Arc::clone(&claim),
-        };
-        match jobs.try_send(job) {
-            Ok(()) => {}
-            Err(async_channel::TrySendError::Full(_)) => {
-                return Err(RenderError::Overloaded {
-                    capacity: self.inner.shared.config.queue_capacity,
-                })
-            }
-            Err(async_channel::TrySendError::Closed(_)) => return Err(RenderError::ShuttingDown),
-        }
+        })?;
         // Tells the worker when this future is dropped before its answer.
         let leave = LeaveOnDrop::new(Arc::clone(&claim));
         // Refuse the job when no worker has started it by the queue timeout,

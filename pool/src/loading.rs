@@ -14,6 +14,7 @@ use crate::isolate::{LoadReport, RenderIsolate};
 use crate::job::Job;
 use crate::lane::Lane;
 use crate::script::CacheOutcome;
+use crate::snapshot;
 use crate::warmup::{warm_up, Tally, Warming};
 use crate::worker::{BundleEntry, Worker};
 
@@ -81,11 +82,15 @@ impl<'a> Worker<'a> {
         entry: &BundleEntry,
     ) -> Result<(RenderIsolate, LoadReport, Option<Vec<u8>>), StartError> {
         let hash = entry.bundle.hash();
-        let cached = self
-            .shared
-            .code_cache
-            .as_ref()
-            .and_then(|store| store.load(&hash, self.shared.v8_tag));
+        // An isolate from the snapshot needs no code cache.
+        let cached = match self.snapshot_of(entry) {
+            Some(_) => None,
+            None => self
+                .shared
+                .code_cache
+                .as_ref()
+                .and_then(|store| store.load(&hash, self.shared.v8_tag)),
+        };
         let (isolate, report) = self.create(entry, cached.as_deref())?;
         self.shared
             .observer
@@ -105,14 +110,24 @@ impl<'a> Worker<'a> {
         Ok((isolate, report, cached))
     }
 
-    /// A new isolate with the bundle loaded and the pool's fetcher.
+    /// A new isolate with the bundle loaded and the pool's fetcher: from
+    /// the bundle's snapshot when it has one that works, else compiled
+    /// (consuming `cached`) and evaluated.
     fn create(
         self,
         entry: &BundleEntry,
         cached: Option<&[u8]>,
     ) -> Result<(RenderIsolate, LoadReport), StartError> {
-        let (mut isolate, report) =
-            RenderIsolate::new(self.name, &entry.bundle, &self.shared.config, cached)?;
+        let config = &self.shared.config;
+        let restored = self.snapshot_of(entry).and_then(|snapshot| {
+            RenderIsolate::from_snapshot(self.name, &entry.bundle, config, snapshot)
+                .map_err(|error| self.snapshot_failed(entry, error))
+                .ok()
+        });
+        let (mut isolate, report) = match restored {
+            Some(restored) => restored,
+            None => RenderIsolate::new(self.name, &entry.bundle, config, cached)?,
+        };
         crate::runtime::state(&mut isolate.isolate).fetcher = self.shared.fetcher.clone();
         Ok((isolate, report))
     }
@@ -148,7 +163,7 @@ impl<'a> Worker<'a> {
             isolate = self.create(entry, cached.as_deref())?.0;
         }
         let hash = entry.bundle.hash();
-        if report.cache != CacheOutcome::Hit {
+        if matches!(report.cache, CacheOutcome::Miss | CacheOutcome::Rejected) {
             if let Some(store) = &self.shared.code_cache {
                 if !entry.cache_produced.swap(true, Ordering::AcqRel) {
                     match isolate.create_code_cache() {
@@ -162,6 +177,29 @@ impl<'a> Worker<'a> {
             s.first_load.get_or_insert_with(|| report.clone());
         });
         Ok(isolate)
+    }
+
+    /// The start-up snapshot the bundle's isolates start from: the one the
+    /// process installed, when it is this bundle's (see `snapshot.rs`).
+    fn snapshot_of(self, entry: &BundleEntry) -> Option<&'static [u8]> {
+        if !snapshot::applies(&entry.bundle, &self.shared.config)
+            || entry.snapshot_failed.load(Ordering::Acquire)
+        {
+            return None;
+        }
+        snapshot::installed_for(&entry.bundle.hash())
+    }
+
+    /// An isolate could not start from the bundle's snapshot: its isolates
+    /// are compiled from now on.
+    fn snapshot_failed(self, entry: &BundleEntry, error: StartError) {
+        tracing::warn!(
+            worker = self.id,
+            bundle = entry.bundle.name(),
+            %error,
+            "cannot start an isolate from the start-up snapshot; compiling the bundle instead"
+        );
+        entry.snapshot_failed.store(true, Ordering::Release);
     }
 
     /// Loads a bundle the pool adds and starts its lane's warm-up, whose

@@ -79,7 +79,7 @@
   };
 
   // performance.now(): milliseconds since the isolate started.
-  define(global, "performance", Object.freeze({ now: natives.now, timeOrigin: natives.timeOrigin }));
+  define(global, "performance", Object.freeze({ now: natives.now, get timeOrigin() { return natives.timeOrigin(); } }));
 
   // TextEncoder / TextDecoder (UTF-8 only, as the Encoding Standard's
   // encoder is).
@@ -405,6 +405,13 @@
       pending.reject(error);
     }
   };
+  // Before a start-up snapshot is taken of this context: drops what must
+  // not be serialised (V8 cannot serialise the ICU formatters Intl objects
+  // hold) or would be stale in every isolate started from it.
+  const prepareSnapshot = () => {
+    formatters.clear();
+    timers.clear();
+  };
   class DOMExceptionLike extends Error {
     constructor(message) {
       super(message);
@@ -422,5 +429,6 @@
     forget,
     webHost,
     fetchSettled,
+    prepareSnapshot,
   };
 })

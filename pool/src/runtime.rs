@@ -17,6 +17,8 @@ const PRELUDE: &str = include_str!("runtime.js");
 /// The streaming Web APIs (streams, AbortController, Headers...), built
 /// from vendored packages by `pool/js/build.mjs`.
 const WEB: &str = include_str!("web.js");
+/// Both, for what depends on the runtime's code (start-up snapshots).
+pub(crate) const SOURCES: (&str, &str) = (PRELUDE, WEB);
 
 /// Longest console line that reaches the service log, in UTF-8 bytes.
 const MAX_LOG_BYTES: usize = 16 * 1024;
@@ -43,6 +45,8 @@ pub(crate) enum Output {
 pub(crate) struct RuntimeState {
     /// When the isolate started: `performance.now()` counts from here.
     pub started: Instant,
+    /// The same moment in milliseconds since the Unix epoch.
+    time_origin: f64,
     /// Registered render functions by component name.
     components: HashMap<String, v8::Global<v8::Function>>,
     /// Components may register only while the bundle loads: a render that
@@ -68,6 +72,9 @@ impl RuntimeState {
     pub fn new(max_output_bytes: usize) -> Self {
         Self {
             started: Instant::now(),
+            time_origin: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
             components: HashMap::new(),
             registry_open: false,
             components_in_flight: HashMap::new(),
@@ -97,6 +104,19 @@ impl RuntimeState {
 
     pub fn component(&self, name: &str) -> Option<v8::Global<v8::Function>> {
         self.components.get(name).cloned()
+    }
+
+    /// Components registered in an isolate started from a snapshot (where
+    /// the bundle registered them before it was taken).
+    pub fn restore_components(&mut self, components: HashMap<String, v8::Global<v8::Function>>) {
+        self.components = components;
+        self.registry_open = false;
+    }
+
+    /// The registered components, taken out (the isolate goes into a
+    /// snapshot, which must hold them).
+    pub fn take_components(&mut self) -> HashMap<String, v8::Global<v8::Function>> {
+        std::mem::take(&mut self.components)
     }
 
     pub fn component_names(&self) -> Vec<String> {
@@ -218,6 +238,17 @@ fn queue_microtask(
 fn now(scope: &mut v8::PinScope, _args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue) {
     let ms = state(scope).started.elapsed().as_secs_f64() * 1000.0;
     rv.set_double(ms);
+}
+
+/// `performance.timeOrigin`: when the isolate started, in milliseconds
+/// since the Unix epoch. A native, not a value fixed at install, so an
+/// isolate started from a snapshot tells its own start.
+fn time_origin(
+    scope: &mut v8::PinScope,
+    _args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue,
+) {
+    rv.set_double(state(scope).time_origin);
 }
 
 fn utf8_length(
@@ -369,18 +400,79 @@ fn register(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: 
 }
 
 /// The prelude's entry points for the host (see the render driver in
-/// `runtime.js`).
-pub(crate) struct RuntimeEntries {
-    /// Captures the shared intrinsics; returns the function comparing them.
-    pub capture_intrinsics: v8::Global<v8::Function>,
-    pub fire_timer: v8::Global<v8::Function>,
-    pub drop_timers: v8::Global<v8::Function>,
-    pub make_context: v8::Global<v8::Function>,
-    pub settle: v8::Global<v8::Function>,
-    pub demand: v8::Global<v8::Function>,
-    pub abort: v8::Global<v8::Function>,
-    pub forget: v8::Global<v8::Function>,
-    pub fetch_settled: v8::Global<v8::Function>,
+/// `runtime.js`), each named as the prelude names it.
+macro_rules! runtime_entries {
+    ($($field:ident: $name:literal,)*) => {
+        pub(crate) struct RuntimeEntries {
+            $(pub $field: v8::Global<v8::Function>,)*
+        }
+
+        impl RuntimeEntries {
+            /// Reads the entry points off the object the prelude returned
+            /// (or one [`RuntimeEntries::to_object`] made).
+            pub fn from_object<'s>(
+                scope: &mut v8::PinScope<'s, '_>,
+                entries: v8::Local<'s, v8::Object>,
+            ) -> Option<Self> {
+                Some(Self {
+                    $($field: entry(scope, entries, $name)?,)*
+                })
+            }
+
+            /// The entry points as one object, as the prelude returned them.
+            pub fn to_object<'s>(
+                &self,
+                scope: &mut v8::PinScope<'s, '_>,
+            ) -> Option<v8::Local<'s, v8::Object>> {
+                let object = v8::Object::new(scope);
+                $(
+                    let key = v8::String::new(scope, $name)?;
+                    let value = v8::Local::new(scope, &self.$field);
+                    object.set(scope, key.into(), value.into())?;
+                )*
+                Some(object)
+            }
+        }
+    };
+}
+
+runtime_entries! {
+    capture_intrinsics: "captureIntrinsics",
+    fire_timer: "fireTimer",
+    drop_timers: "dropTimers",
+    make_context: "makeContext",
+    settle: "settle",
+    demand: "demand",
+    abort: "abort",
+    forget: "forget",
+    fetch_settled: "fetchSettled",
+    prepare_snapshot: "prepareSnapshot",
+}
+
+/// The natives the prelude is called with, by name, as the raw callbacks
+/// V8 sees: the one list both installing the runtime and registering the
+/// callbacks for start-up snapshots (see `snapshot.rs`) read, so the two
+/// cannot disagree.
+pub(crate) fn natives() -> Vec<(&'static str, v8::FunctionCallback)> {
+    use v8::MapFnTo;
+    let mut natives: Vec<(&'static str, v8::FunctionCallback)> = vec![
+        ("log", log.map_fn_to()),
+        ("setTimer", set_timer.map_fn_to()),
+        ("clearTimer", clear_timer.map_fn_to()),
+        ("queueMicrotask", queue_microtask.map_fn_to()),
+        ("now", now.map_fn_to()),
+        ("timeOrigin", time_origin.map_fn_to()),
+        ("utf8Length", utf8_length.map_fn_to()),
+        ("encodeInto", encode_into.map_fn_to()),
+        ("decode", decode.map_fn_to()),
+        ("register", register.map_fn_to()),
+        ("done", done.map_fn_to()),
+        ("failed", failed.map_fn_to()),
+        ("chunk", chunk.map_fn_to()),
+        ("end", end.map_fn_to()),
+    ];
+    natives.extend(crate::web_host::natives());
+    natives
 }
 
 /// Installs the runtime into the current context: builds the natives object
@@ -388,34 +480,11 @@ pub(crate) struct RuntimeEntries {
 /// TryCatch holds the exception).
 pub(crate) fn install(scope: &mut v8::PinScope) -> Option<RuntimeEntries> {
     let natives = v8::Object::new(scope);
-    macro_rules! native {
-        ($name:literal, $f:expr) => {{
-            let key = v8::String::new(scope, $name)?;
-            let function = v8::Function::new(scope, $f)?;
-            natives.set(scope, key.into(), function.into());
-        }};
+    for (name, callback) in self::natives() {
+        let key = v8::String::new(scope, name)?;
+        let function = v8::Function::new_raw(scope, callback)?;
+        natives.set(scope, key.into(), function.into());
     }
-    native!("log", log);
-    native!("setTimer", set_timer);
-    native!("clearTimer", clear_timer);
-    native!("queueMicrotask", queue_microtask);
-    native!("now", now);
-    native!("utf8Length", utf8_length);
-    native!("encodeInto", encode_into);
-    native!("decode", decode);
-    native!("register", register);
-    native!("done", done);
-    native!("failed", failed);
-    native!("chunk", chunk);
-    native!("end", end);
-    crate::web_host::add_natives(scope, natives)?;
-    let origin_key = v8::String::new(scope, "timeOrigin")?;
-    let origin = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
-    let origin = v8::Number::new(scope, origin);
-    natives.set(scope, origin_key.into(), origin.into());
-
     let source = v8::String::new(scope, PRELUDE)?;
     let prelude = v8::Script::compile(scope, source, None)?.run(scope)?;
     let prelude = v8::Local::<v8::Function>::try_from(prelude).ok()?;
@@ -429,17 +498,7 @@ pub(crate) fn install(scope: &mut v8::PinScope) -> Option<RuntimeEntries> {
     let install_web = v8::Local::<v8::Function>::try_from(install_web).ok()?;
     let host = property(scope, entries, "webHost")?;
     install_web.call(scope, recv, &[host])?;
-    Some(RuntimeEntries {
-        capture_intrinsics: entry(scope, entries, "captureIntrinsics")?,
-        fire_timer: entry(scope, entries, "fireTimer")?,
-        drop_timers: entry(scope, entries, "dropTimers")?,
-        make_context: entry(scope, entries, "makeContext")?,
-        settle: entry(scope, entries, "settle")?,
-        demand: entry(scope, entries, "demand")?,
-        abort: entry(scope, entries, "abort")?,
-        forget: entry(scope, entries, "forget")?,
-        fetch_settled: entry(scope, entries, "fetchSettled")?,
-    })
+    RuntimeEntries::from_object(scope, entries)
 }
 
 fn entry<'s>(

@@ -13,6 +13,9 @@ pub enum CacheOutcome {
     /// Cached data was offered and V8 rejected it (other version, flags,
     /// source, or corrupt bytes).
     Rejected,
+    /// Nothing was compiled: the isolate started from a start-up snapshot
+    /// of the bundle.
+    Snapshot,
 }
 
 impl CacheOutcome {
@@ -21,6 +24,7 @@ impl CacheOutcome {
             CacheOutcome::Hit => "hit",
             CacheOutcome::Miss => "miss",
             CacheOutcome::Rejected => "rejected",
+            CacheOutcome::Snapshot => "snapshot",
         }
     }
 }

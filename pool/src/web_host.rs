@@ -8,21 +8,17 @@ use url::{quirks, Url};
 use crate::fetch::{FetchRequest, Redirect};
 use crate::runtime::{current_render, state, throw_type_error};
 
-/// Adds the natives to `natives` (the object the prelude is called with).
-pub(crate) fn add_natives(scope: &mut v8::PinScope, natives: v8::Local<v8::Object>) -> Option<()> {
-    macro_rules! native {
-        ($name:literal, $f:expr) => {{
-            let key = v8::String::new(scope, $name)?;
-            let function = v8::Function::new(scope, $f)?;
-            natives.set(scope, key.into(), function.into());
-        }};
-    }
-    native!("urlParse", url_parse);
-    native!("urlSet", url_set);
-    native!("fetchStart", fetch_start);
-    native!("fetchAbort", fetch_abort);
-    native!("fetchBody", fetch_body);
-    Some(())
+/// The natives `web.js` reaches through the host object, by name (see
+/// [`crate::runtime::natives`]).
+pub(crate) fn natives() -> [(&'static str, v8::FunctionCallback); 5] {
+    use v8::MapFnTo;
+    [
+        ("urlParse", url_parse.map_fn_to()),
+        ("urlSet", url_set.map_fn_to()),
+        ("fetchStart", fetch_start.map_fn_to()),
+        ("fetchAbort", fetch_abort.map_fn_to()),
+        ("fetchBody", fetch_body.map_fn_to()),
+    ]
 }
 
 /// `urlParse(input, base?)`: the URL's components, or null.

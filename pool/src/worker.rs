@@ -31,6 +31,9 @@ pub(crate) struct BundleEntry {
     pub samples_must_pass: bool,
     /// Set once a worker has produced the code cache for this bundle.
     pub cache_produced: AtomicBool,
+    /// Set once an isolate could not start from the process's snapshot of
+    /// this bundle: its isolates are compiled from then on.
+    pub snapshot_failed: AtomicBool,
 }
 
 impl BundleEntry {
@@ -40,6 +43,7 @@ impl BundleEntry {
             samples,
             samples_must_pass,
             cache_produced: AtomicBool::new(false),
+            snapshot_failed: AtomicBool::new(false),
         })
     }
 }
@@ -71,6 +75,37 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    pub fn new(
+        config: PoolConfig,
+        observer: Arc<dyn PoolObserver>,
+        fetcher: Option<Arc<crate::fetch::Fetcher>>,
+        code_cache: Option<Arc<dyn CodeCacheStore>>,
+    ) -> (Self, watch::Receiver<PoolStatus>) {
+        let (status, status_rx) = watch::channel(PoolStatus::default());
+        let workers = config.worker_count();
+        let shared = Self {
+            config,
+            observer,
+            fetcher,
+            code_cache,
+            v8_tag: crate::platform::cached_data_version_tag(),
+            status,
+            busy_since: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            epoch: Instant::now(),
+        };
+        (shared, status_rx)
+    }
+
+    /// What one worker outside a pool needs (taking a snapshot): no
+    /// fetcher, no store, nobody watching.
+    pub fn standalone(config: PoolConfig) -> Self {
+        let config = PoolConfig {
+            workers: 1,
+            ..config
+        };
+        Self::new(config, Arc::new(crate::NoopObserver), None, None).0
+    }
+
     fn set_busy(&self, id: usize, busy: bool) {
         let since = if busy {
             self.epoch.elapsed().as_millis() as u64 + 1

@@ -78,6 +78,10 @@ pub enum Command {
         #[arg(long, default_value_t = 300)]
         timeout_secs: u64,
     },
+    /// Take a start-up snapshot as the service asks on standard input (the
+    /// service runs this in a child process)
+    #[command(name = "take-snapshot", hide = true)]
+    TakeSnapshot,
 }
 
 /// The config file named by `--config FILE`, `--config=FILE` or
@@ -140,6 +144,7 @@ pub fn main() -> ExitCode {
             };
             crate::deploy::run(&deploy, &mut std::io::stdout())
         }),
+        Some(Command::TakeSnapshot) => crate::snapshot::run_child(),
         None => block_on(render(ServiceConfig::example(), None, None)),
     };
     match result {

@@ -37,6 +37,32 @@ impl DiskCodeCache {
     pub fn cache(&self) -> &CodeCache {
         &self.cache
     }
+
+    /// The key of `bundle`'s start-up snapshot under this engine, the
+    /// current flags' tag and the runtime (`pool::snapshot::tag`).
+    pub fn snapshot_key(&self, bundle: &ContentHash) -> CacheKey {
+        let tag = pool::snapshot::tag(pool::platform::cached_data_version_tag());
+        CacheKey::new(*bundle, &format!("{} {tag}", self.engine))
+    }
+
+    /// The stored start-up snapshot of `bundle`, if any.
+    pub fn load_snapshot(&self, bundle: &ContentHash) -> Option<Vec<u8>> {
+        let key = self.snapshot_key(bundle);
+        let (bytes, _) = self.cache.get(&key)?;
+        Some(bytes.as_ref().clone())
+    }
+
+    pub fn store_snapshot(&self, bundle: &ContentHash, bytes: Vec<u8>) -> Result<(), String> {
+        let key = self.snapshot_key(bundle);
+        self.cache
+            .put(&key, bytes)
+            .map(drop)
+            .map_err(|e| format!("cannot write the snapshot: {e}"))
+    }
+
+    pub fn remove_snapshot(&self, bundle: &ContentHash) {
+        self.cache.remove(&self.snapshot_key(bundle));
+    }
 }
 
 impl pool::CodeCacheStore for DiskCodeCache {

@@ -11,6 +11,7 @@ pub mod hypernova;
 pub mod metrics;
 pub mod registry;
 pub mod settings;
+pub mod snapshot;
 pub mod startup;
 pub mod telemetry;
 pub mod warm;

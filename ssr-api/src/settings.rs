@@ -90,6 +90,9 @@ pub struct PoolArgs {
     /// Give every render a fresh context (strict isolation, slower)
     #[arg(long, env = "SSR_POOL_FRESH_CONTEXT", value_parser = clap::builder::BoolishValueParser::new())]
     pub fresh_context: bool,
+    /// Start isolates without a start-up snapshot of the bundle, and take none
+    #[arg(long, env = "SSR_POOL_NO_SNAPSHOTS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_snapshots: bool,
     /// Origins a render's fetch may reach, comma-separated (https://api.internal:8443); none turns fetch off
     #[arg(
         long,
@@ -248,6 +251,7 @@ impl PoolArgs {
             max_renders_per_isolate: self.max_renders_per_isolate,
             max_output_bytes: self.max_output_bytes,
             fresh_context: self.fresh_context,
+            snapshots: !self.no_snapshots,
             fetch_allow: self.fetch_allow.clone(),
             fetch_max_requests: self.fetch_max_requests,
             fetch_max_response_bytes: self.fetch_max_response_bytes,

@@ -17,6 +17,7 @@ use crate::example;
 use crate::metrics::Metrics;
 use crate::registry::{self, Registry, RegistryConfig};
 use crate::settings::ServiceConfig;
+use crate::snapshot;
 
 /// The bundle the configuration names, or the embedded example.
 pub fn load_bundle(config: &ServiceConfig) -> Result<Bundle, String> {
@@ -157,12 +158,15 @@ impl Application {
             Some(samples) => samples.clone(),
             None => startup_samples.clone(),
         };
-        let cache = open_code_cache(&config, CacheAccess::ReadWrite)?
-            .map(|c| Arc::new(c) as Arc<dyn CodeCacheStore>);
+        let disk = open_code_cache(&config, CacheAccess::ReadWrite)?.map(Arc::new);
+        let snapshot_installed = disk
+            .as_ref()
+            .is_some_and(|disk| snapshot::install_stored(&config, &plan.default, disk));
+        let cache = disk.map(|c| c as Arc<dyn CodeCacheStore>);
         let pool = start_pool(
             &config,
             plan.default.clone(),
-            samples,
+            samples.clone(),
             metrics.clone(),
             cache,
         )?;
@@ -185,6 +189,16 @@ impl Application {
             startup_samples,
             metrics.clone(),
         ));
+        if !snapshot_installed
+            && pool::snapshot::applies(&bundle, &config.pool)
+            && config.cache_dir.is_some()
+        {
+            actix_web::rt::spawn(take_snapshot_when_ready(
+                pool.clone(),
+                config.clone(),
+                samples.clone(),
+            ));
+        }
         let restoring = Arc::clone(&registry);
         actix_web::rt::spawn(async move { restoring.restore(plan).await });
         let admin_routes = match (&admin_token, &admin_listener) {
@@ -295,6 +309,34 @@ impl Application {
 
 fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
     TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+/// Once the pool is ready, takes a start-up snapshot of the bundle it
+/// started with in a child process and stores it: isolates start from it
+/// from the next start on (a process starts from at most one snapshot, and
+/// this one already created isolates without).
+async fn take_snapshot_when_ready(pool: RenderPool, config: ServiceConfig, samples: Vec<Sample>) {
+    if pool.wait_ready().await.is_err() {
+        return;
+    }
+    let bundle = pool.bundle();
+    let taken = std::thread::Builder::new()
+        .name("ssr-snapshot-child".into())
+        .spawn(
+            move || match snapshot::take_in_child(&config, &bundle, &samples) {
+                Ok(bytes) => tracing::info!(
+                bytes,
+                "start-up snapshot taken and stored; isolates start from it after the next start"
+            ),
+                Err(reason) => tracing::warn!(
+                    %reason,
+                    "no start-up snapshot of this bundle; its isolates start from the code cache"
+                ),
+            },
+        );
+    if let Err(error) = taken {
+        tracing::warn!(%error, "cannot start taking a start-up snapshot");
+    }
 }
 
 /// Logs when every worker is warm, or stops the server when the bundle

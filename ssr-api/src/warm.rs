@@ -83,6 +83,16 @@ pub async fn run(mut config: ServiceConfig) -> Result<(), String> {
     let size = bytes.len();
     let (key, path) = write_cache(&store, &bundle, tag, bytes)?;
 
+    // The start-up snapshot, taken after its own warm-up (in a child
+    // process: V8 ends a process asked to serialise what it cannot).
+    let snapshot = if pool::snapshot::applies(&bundle, &config.pool) {
+        crate::snapshot::take_in_child(&config, &bundle, &samples)
+            .map(|bytes| format!("{bytes} bytes"))
+            .unwrap_or_else(|reason| format!("none: {reason}"))
+    } else {
+        "none: only script bundles, without --fresh-context or --no-snapshots".into()
+    };
+
     // Load once more from the file, as production will.
     store.cache().clear_memory();
     config.pool.warmup_renders = 0;
@@ -91,6 +101,7 @@ pub async fn run(mut config: ServiceConfig) -> Result<(), String> {
     println!("key          {key}");
     println!("file         {}", path.display());
     println!("cache size   {size} bytes");
+    println!("snapshot     {snapshot}");
     println!("samples      {} rendered ok", samples.len());
     // The reload failed unless every file's cache was a hit.
     println!(

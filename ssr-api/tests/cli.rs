@@ -545,3 +545,142 @@ fn deploy_uploads_warms_and_switches_and_fails_loudly() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// The body of an HTTP reply.
+fn body(reply: &str) -> &str {
+    reply.split_once("\r\n\r\n").map_or("", |(_, body)| body)
+}
+
+/// How many isolates the served binary started by how it loaded the
+/// bundle (`outcome`: hit, miss, snapshot), from its metrics.
+fn loads(port: u16, outcome: &str) -> u64 {
+    let reply = http(
+        port,
+        "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let series = format!("ssr_code_cache_total{{outcome=\"{outcome}\"}} ");
+    body(&reply)
+        .lines()
+        .find_map(|line| line.strip_prefix(&series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn stop(mut child: std::process::Child) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+}
+
+/// Waits until `log` has a line containing `text`; returns the log.
+fn wait_for_log(log: &Path, text: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let written = std::fs::read_to_string(log).unwrap_or_default();
+        if written.contains(text) {
+            return written;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no {text:?} in:\n{written}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const HELLO: &str = r#"{"component":"Hello","props":{"name":"snapshot"}}"#;
+
+#[test]
+fn serve_takes_a_start_up_snapshot_and_starts_from_it_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let cache = cache.to_str().unwrap();
+    let bundle = repo_file("tests/fixtures/build/basic.js");
+    let log = dir.path().join("first.log");
+    let args = ["--cache-dir", cache, "--workers", "2"];
+    let (child, port) = serve_ready(&bundle, &args, std::fs::File::create(&log).unwrap().into());
+    assert_eq!(loads(port, "snapshot"), 0);
+    let compiled = post_render(port, HELLO).unwrap();
+    assert!(compiled.starts_with("HTTP/1.1 200"), "{compiled}");
+    wait_for_log(&log, "start-up snapshot taken and stored");
+    stop(child);
+
+    let (child, port) = serve_ready(&bundle, &args, Stdio::null());
+    assert_eq!(loads(port, "snapshot"), 2);
+    assert_eq!(loads(port, "miss") + loads(port, "hit"), 0);
+    let restored = post_render(port, HELLO).unwrap();
+    assert_eq!(body(&restored), body(&compiled));
+    stop(child);
+}
+
+#[test]
+fn warm_takes_the_snapshot_serve_starts_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = repo_file("tests/fixtures/build/basic.js");
+    let samples = write_bundle(
+        dir.path(),
+        "samples.json",
+        r#"[{"component":"Hello","props":{"name":"warm"}},{"component":"List","props":{"items":["a"]}}]"#,
+    );
+    let cache = dir.path().join("cache");
+    let out = bin()
+        .args(["warm", "--cache-dir"])
+        .arg(&cache)
+        .arg("--bundle")
+        .arg(&bundle)
+        .arg("--samples")
+        .arg(&samples)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("snapshot ") && stdout.contains(" bytes"),
+        "{stdout}"
+    );
+    let cache = cache.to_str().unwrap();
+    let args = ["--cache-dir", cache, "--workers", "2"];
+    let (child, port) = serve_ready(&bundle, &args, Stdio::null());
+    assert_eq!(loads(port, "snapshot"), 2);
+    let reply = post_render(port, HELLO).unwrap();
+    assert!(body(&reply).contains("Hello, <!-- -->snapshot"), "{reply}");
+    stop(child);
+}
+
+#[test]
+fn a_bundle_v8_cannot_snapshot_is_served_from_its_code_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    // An Intl formatter made at load: V8 cannot serialise it.
+    let bundle = write_bundle(
+        dir.path(),
+        "intl.js",
+        r#"const price = new Intl.NumberFormat("en-US", { style: "currency", currency: "EUR" });
+           SsrPool.register("Price", (p) => "<p>" + price.format(p.n) + "</p>");"#,
+    );
+    let cache = dir.path().join("cache");
+    let cache = cache.to_str().unwrap();
+    let log = dir.path().join("serve.log");
+    let args = ["--cache-dir", cache, "--workers", "1"];
+    let (child, port) = serve_ready(&bundle, &args, std::fs::File::create(&log).unwrap().into());
+    let written = wait_for_log(&log, "no start-up snapshot of this bundle");
+    assert!(
+        written.contains("V8 ended the snapshot process"),
+        "{written}"
+    );
+    let price = r#"{"component":"Price","props":{"n":1234.5}}"#;
+    let reply = post_render(port, price).unwrap();
+    assert!(body(&reply).contains("€1,234.50"), "{reply}");
+    stop(child);
+    let (child, port) = serve_ready(&bundle, &args, Stdio::null());
+    assert_eq!(loads(port, "snapshot"), 0);
+    assert_eq!(loads(port, "hit"), 1);
+    stop(child);
+}

@@ -138,11 +138,16 @@ pub fn node_html(bundle: &Path, jobs: &[Job]) -> Vec<String> {
         .collect()
 }
 
-/// A small pool config for tests: few workers, short warm-up.
+/// A small pool config for tests: few workers, short warm-up, and no
+/// start-up snapshots: a process starts from at most one, before its first
+/// isolate, which the servers and pools of a test binary share; the tests
+/// of snapshots turn them on (`snapshots.rs`, and the served binary in
+/// `ssr-api/tests/cli.rs`).
 pub fn test_config(workers: usize) -> PoolConfig {
     PoolConfig {
         workers,
         warmup_renders: 5,
+        snapshots: false,
         ..PoolConfig::default()
     }
 }

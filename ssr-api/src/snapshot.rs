@@ -1,0 +1,230 @@
+//! Start-up snapshots for the service (see the pool's `snapshot` module for
+//! what one holds, and why a process starts from at most one).
+//!
+//! At start, the stored snapshot of the bundle the service starts with is
+//! installed before the pool creates any isolate, so every isolate of that
+//! bundle (at start, replacements, recycling) starts from it. When there is
+//! none, one is taken in a child process once the pool is ready, and stored
+//! beside the code cache for the next start; `warm` takes it at build time.
+//! V8 aborts a process asked to serialise what it cannot (an `Intl`
+//! formatter a bundle made at load): then only the child ends, and the
+//! reason is logged.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bundles::{Bundle, BundleFormat};
+use pool::{PoolConfig, RenderPool, RenderRequest, Sample};
+use serde::{Deserialize, Serialize};
+
+use crate::codecache::DiskCodeCache;
+use crate::settings::ServiceConfig;
+
+/// The hidden command the child runs.
+pub const CHILD_COMMAND: &str = "take-snapshot";
+
+/// Longest a child may take before it is killed.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What the child is asked, on its standard input.
+#[derive(Serialize, Deserialize)]
+struct Request {
+    name: String,
+    source: String,
+    samples: Vec<Sample>,
+    pool: PoolConfig,
+    v8_flags: String,
+    cache_dir: std::path::PathBuf,
+}
+
+/// Installs the stored snapshot of `bundle` as this process's, when the
+/// cache has one that works; says whether it did. Must run before any
+/// isolate is created.
+pub fn install_stored(config: &ServiceConfig, bundle: &Bundle, store: &DiskCodeCache) -> bool {
+    if !pool::snapshot::applies(bundle, &config.pool) {
+        return false;
+    }
+    if let Err(error) = pool::platform::init(&config.v8_flags) {
+        tracing::warn!(%error, "V8 did not start; no start-up snapshot");
+        return false;
+    }
+    let Some(bytes) = store.load_snapshot(&bundle.hash()) else {
+        return false;
+    };
+    let size = bytes.len();
+    match pool::snapshot::install(bundle, bytes, &config.pool) {
+        Ok(()) => {
+            tracing::info!(
+                bytes = size,
+                "isolates start from the stored start-up snapshot"
+            );
+            true
+        }
+        Err(pool::snapshot::InstallError::Refused(reason)) => {
+            tracing::warn!(%reason, "the stored start-up snapshot is not used");
+            false
+        }
+        Err(pool::snapshot::InstallError::Unusable(reason)) => {
+            tracing::warn!(%reason, "the stored start-up snapshot is not usable; removing it");
+            store.remove_snapshot(&bundle.hash());
+            false
+        }
+    }
+}
+
+/// Takes a snapshot of `bundle` in a child process (this executable) and
+/// has it stored in the configured cache; returns its size, or why there
+/// is none. Blocking.
+pub fn take_in_child(
+    config: &ServiceConfig,
+    bundle: &Bundle,
+    samples: &[Sample],
+) -> Result<usize, String> {
+    if bundle.format() != BundleFormat::Script {
+        return Err("only script bundles are snapshotted".into());
+    }
+    let cache_dir = config.cache_dir.clone().ok_or("no cache directory")?;
+    let request = Request {
+        name: bundle.name().to_owned(),
+        source: bundle.source().to_owned(),
+        samples: samples.to_vec(),
+        pool: config.pool.clone(),
+        v8_flags: config.v8_flags.clone(),
+        cache_dir,
+    };
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = Command::new(exe)
+        .arg(CHILD_COMMAND)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the snapshot process: {e}"))?;
+    let input = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(&input).map_err(|e| e.to_string())?;
+    }
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if started.elapsed() > CHILD_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "the snapshot process ran for over {CHILD_TIMEOUT:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut stdout);
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    if status.success() {
+        return stdout
+            .trim()
+            .parse()
+            .map_err(|_| format!("the snapshot process said {stdout:?}"));
+    }
+    Err(child_failure(status, &stderr))
+}
+
+/// Why the child failed, from its exit and the last line it wrote.
+fn child_failure(status: std::process::ExitStatus, stderr: &str) -> String {
+    let said = stderr
+        .lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty() && !line.starts_with('#') && !line.starts_with("=="))
+        .unwrap_or("");
+    use std::os::unix::process::ExitStatusExt;
+    match status.signal() {
+        Some(signal) => format!(
+            "V8 ended the snapshot process (signal {signal}): the bundle holds what V8 cannot \
+             serialise, such as an Intl formatter made at load{}",
+            fatal_check(stderr)
+        ),
+        None => format!("the snapshot process failed: {said}"),
+    }
+}
+
+/// V8's own words for a fatal error, when it wrote them.
+fn fatal_check(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("# "))
+        .filter(|text| !text.is_empty() && *text != "Fatal error")
+        .map(|text| format!(" ({text})"))
+        .unwrap_or_default()
+}
+
+/// The child's side: reads the request, takes the snapshot, checks that an
+/// isolate started from it renders every sample, and stores it. Prints its
+/// size.
+pub fn run_child() -> Result<(), String> {
+    let mut input = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .map_err(|e| e.to_string())?;
+    let request: Request = serde_json::from_slice(&input).map_err(|e| e.to_string())?;
+    pool::platform::init(&request.v8_flags)?;
+    let bundle =
+        Bundle::from_bytes(&request.name, request.source, usize::MAX).map_err(|e| e.to_string())?;
+    let bytes = pool::snapshot::take(&bundle, &request.samples, &request.pool)?;
+    let size = bytes.len();
+    pool::snapshot::install(&bundle, bytes.clone(), &request.pool).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(check_renders(&bundle, &request.samples, &request.pool))?;
+    let store = DiskCodeCache::open(
+        &request.cache_dir,
+        pool::platform::v8_version(),
+        &request.v8_flags,
+    )
+    .map_err(|e| e.to_string())?;
+    store.store_snapshot(&bundle.hash(), bytes)?;
+    println!("{size}");
+    Ok(())
+}
+
+/// Every sample renders in an isolate started from the installed snapshot.
+async fn check_renders(
+    bundle: &Bundle,
+    samples: &[Sample],
+    config: &PoolConfig,
+) -> Result<(), String> {
+    let config = PoolConfig {
+        workers: 1,
+        warmup_renders: 0,
+        ..config.clone()
+    };
+    let pool = RenderPool::builder(bundle.clone())
+        .config(config)
+        .start()
+        .map_err(|e| e.to_string())?;
+    pool.wait_ready().await.map_err(|e| e.to_string())?;
+    let load = pool.status().first_load.ok_or("no load report")?;
+    if load.cache != pool::CacheOutcome::Snapshot {
+        return Err("the pool did not start from the snapshot".into());
+    }
+    for sample in samples {
+        let request = RenderRequest::new(&sample.component, &sample.props);
+        if let Err(error) = pool.render(request).await {
+            pool.shutdown().await;
+            return Err(format!(
+                "{} does not render from the snapshot: {error}",
+                sample.component
+            ));
+        }
+    }
+    pool.shutdown().await;
+    Ok(())
+}
