@@ -111,6 +111,9 @@ enum Command {
         /// Heap limit of the isolates in MiB (what a heap bomb fills)
         #[arg(long, default_value_t = 128)]
         heap_limit_mb: usize,
+        /// Start isolates (replacements too) from a start-up snapshot
+        #[arg(long)]
+        snapshot: bool,
     },
     /// A streamed Suspense page whose boundaries wait 20/50/100 ms vs the
     /// same page without waits, over HTTP, on the service and on Node
@@ -153,7 +156,9 @@ enum Command {
         #[arg(long)]
         workers: Option<usize>,
     },
-    /// Compile + evaluate cold vs with the code cache, first render after each
+    /// A fresh isolate compiled cold, from the code cache, and from a
+    /// start-up snapshot: time to ready, first render vs steady; and the
+    /// service binary's start-up in each mode
     CodeCache {
         /// Bundle to measure [default: the largest fixture bundle]
         #[arg(long)]
@@ -247,9 +252,15 @@ async fn run(cli: Cli) -> Result<(), String> {
             percent,
             timeout_ms,
             heap_limit_mb,
+            snapshot,
         } => {
-            let timeout = Duration::from_millis(timeout_ms);
-            bench::hostile::run(&kinds, percent, timeout, heap_limit_mb, seconds, out).await
+            let settings = bench::hostile::Settings {
+                percent,
+                timeout: Duration::from_millis(timeout_ms),
+                heap_limit_mb,
+                snapshot: snapshot.then_some(cli.v8_flags.as_str()),
+            };
+            bench::hostile::run(&kinds, &settings, seconds, out).await
         }
         Command::Suspense {
             workers,

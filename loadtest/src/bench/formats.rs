@@ -48,8 +48,8 @@ pub async fn run(
             bytes: Mutex::new(Some(cache.clone())),
             serve: true,
         });
-        let cold = loads(&bundle, None, COMPONENT, runs).await?;
-        let cached = loads(&bundle, Some(store), COMPONENT, runs).await?;
+        let cold = loads(&bundle, None, false, COMPONENT, runs).await?;
+        let cached = loads(&bundle, Some(store), false, COMPONENT, runs).await?;
         let show = |mode: &str, l: &Load| {
             println!(
                 "{label:<13} {mode:<6} compile {:>7.2} ms  evaluate {:>7.2} ms  first render {:>7.2} ms",

@@ -129,3 +129,50 @@ pub fn write(out: &Path, name: &str, value: &serde_json::Value) -> Result<(), St
     eprintln!("wrote {}", path.display());
     Ok(())
 }
+
+/// Runs the service binary's `warm` on the bundle at `path` with
+/// `component` (`{}` props) as its sample, into `cache_dir`, and installs
+/// the start-up snapshot it took as this process's (before any isolate of
+/// this process: see `pool::snapshot`). Returns the snapshot's size.
+pub fn install_snapshot(
+    path: &Path,
+    component: &str,
+    flags: &str,
+    cache_dir: &Path,
+) -> Result<usize, String> {
+    let samples = cache_dir.join("samples.json");
+    let body = format!(r#"[{{"component":"{component}","props":{{}}}}]"#);
+    std::fs::write(&samples, body).map_err(|e| e.to_string())?;
+    let out = std::process::Command::new(crate::servers::service_binary()?)
+        .arg("warm")
+        .arg("--bundle")
+        .arg(path)
+        .arg("--samples")
+        .arg(&samples)
+        .arg("--cache-dir")
+        .arg(cache_dir)
+        .arg("--v8-flags")
+        .arg(flags)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "warm failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    pool::platform::init(flags)?;
+    let v8 = pool::platform::v8_version();
+    let store =
+        ssr_api::codecache::DiskCodeCache::open(cache_dir, v8, flags).map_err(|e| e.to_string())?;
+    let bundle = load(path)?;
+    let bytes = store.load_snapshot(&bundle.hash()).ok_or_else(|| {
+        format!(
+            "warm took no snapshot: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })?;
+    let size = bytes.len();
+    pool::snapshot::install(&bundle, bytes, &PoolConfig::default()).map_err(|e| e.to_string())?;
+    Ok(size)
+}

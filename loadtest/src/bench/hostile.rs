@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use pool::{PoolConfig, RenderPool, RenderRequest};
 use serde_json::json;
 
-use super::harness::{load, median, ready, sample, write};
+use super::harness::{install_snapshot, load, median, ready, sample, write};
 
 const HEALTHY: &str = "Page";
 
@@ -160,14 +160,39 @@ async fn replacement_time(config: PoolConfig, runs: usize) -> Result<Vec<f64>, S
     Ok(times)
 }
 
+/// How `ssr-bench hostile` runs.
+pub struct Settings<'a> {
+    /// Percent of requests that are hostile.
+    pub percent: u32,
+    /// The render deadline.
+    pub timeout: Duration,
+    pub heap_limit_mb: usize,
+    /// Start isolates from a start-up snapshot taken with these V8 flags.
+    pub snapshot: Option<&'a str>,
+}
+
 pub async fn run(
     kinds: &[String],
-    percent: u32,
-    timeout: Duration,
-    heap_limit_mb: usize,
+    settings: &Settings<'_>,
     seconds: Duration,
     out: &Path,
 ) -> Result<(), String> {
+    let Settings {
+        percent,
+        timeout,
+        heap_limit_mb,
+        ..
+    } = *settings;
+    let snapshot_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let snapshot_bytes = match settings.snapshot {
+        Some(flags) => {
+            let bundle = e2e::find_fixture("mixed")?;
+            let size = install_snapshot(&bundle, HEALTHY, flags, snapshot_dir.path())?;
+            println!("isolates start from a {size}-byte start-up snapshot");
+            Some(size)
+        }
+        None => None,
+    };
     let config = PoolConfig {
         render_timeout: timeout,
         heap_limit_mb,
@@ -210,7 +235,13 @@ pub async fn run(
         "healthyPerSecClean": clean, "healthyPerSecMixed": mixed, "ratio": mixed / clean,
         "isolatesReplaced": replaced, "replaceMsMedian": replace_median, "replaceMs": replace,
         "peakRssCleanBytes": clean_rss, "peakRssMixedBytes": mixed_rss, "workers": workers,
+        "snapshotBytes": snapshot_bytes,
     });
-    let name = format!("hostile-{}.json", kinds.join("-"));
+    let suffix = if snapshot_bytes.is_some() {
+        "-snapshot"
+    } else {
+        ""
+    };
+    let name = format!("hostile-{}{suffix}.json", kinds.join("-"));
     write(out, &name, &body)
 }

@@ -30,5 +30,6 @@ fn page_json(p: &PageResult) -> Value {
     json!({"b1": {"rendersPerSec": p.b1.renders_per_sec, "meanUs": p.b1.mean_us}, "servers": p.kinds,
            "ratios": {"serviceOverB2": p.service_over(Kind::NodeCluster), "serviceOverNxB1": p.service_over_n_b1(), "serviceOverB3": p.service_over(Kind::IsolatedVm),
                       "p99OverP50At70": tails,
-                      "memoryPerExtraWorkerMiB": p.extra_mib(Kind::Service), "serviceColdStartNoWarmupMs": p.no_warmup_ms, "nodeProcessMiB": p.node_process_mib(), "ivmPerExtraIsolateMiB": p.extra_mib(Kind::IsolatedVm)}})
+                      "memoryPerExtraWorkerMiB": p.extra_mib(Kind::Service), "serviceColdStartNoWarmupMs": p.no_warmup_ms, "nodeProcessMiB": p.node_process_mib(), "ivmPerExtraIsolateMiB": p.extra_mib(Kind::IsolatedVm)},
+           "isolateStart": p.isolate_start})
 }

@@ -11,6 +11,7 @@ pub fn render(report: &Report) -> String {
     machine(&mut md, report);
     throughput(&mut md, report);
     memory(&mut md, report);
+    isolate_start(&mut md, report);
     overhead(&mut md, report);
     scenarios(&mut md, report);
     let _ = writeln!(
@@ -71,6 +72,35 @@ fn memory(md: &mut String, report: &Report) {
             (0, p.cold_ms(Kind::NodeCluster)),
             (0, p.cold_ms(Kind::IsolatedVm)),
         ];
+        row(md, p.name, &cells);
+    }
+    md.push('\n');
+}
+
+fn isolate_start(md: &mut String, report: &Report) {
+    let _ = writeln!(md, "## Isolate start-up: cold, code cache, start-up snapshot
+
+A fresh one-worker pool per run, no warm-up (median of 10): the isolate ready (compile + evaluate, or deserialise + find the entry points), then its first render over the steady render. Then the service binary with 2 workers: spawn to first answered render without warm-up, and with the default warm-up the first request once ready over the next 200 (median of 3 starts). The snapshot is the one `warm` takes.
+
+| page | snapshot KiB | ready ms cold | code cache | snapshot | first render / steady cold | code cache | snapshot | service start ms, no warm-up: cold | code cache | snapshot | first request once ready / steady: cold | code cache | snapshot |");
+    let _ = writeln!(
+        md,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let modes = ["cold", "cached", "snapshot"];
+    for p in &report.pages {
+        let mut cells = vec![(0, p.start_figure(&["snapshotBytes"]) / 1024.0)];
+        for key in ["readyMs", "firstOverSteady"] {
+            for mode in modes {
+                cells.push((1, p.start_figure(&["results", mode, key])));
+            }
+        }
+        for (label, key) in [("noWarmup", "startMs"), ("warm", "firstRequestOverSteady")] {
+            for mode in modes {
+                let start = format!("{mode}-{label}");
+                cells.push((1, p.start_figure(&["serviceStartMs", &start, key])));
+            }
+        }
         row(md, p.name, &cells);
     }
     md.push('\n');

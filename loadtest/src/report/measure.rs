@@ -58,7 +58,32 @@ async fn page_result(page: &Page, opts: &Options, out: &Path) -> Result<PageResu
         b1,
         kinds,
         no_warmup_ms: cold_start_without_warmup(page, opts.workers).await?,
+        isolate_start: isolate_start(page, out)?,
     })
+}
+
+/// `ssr-bench code-cache` on `page`, in a process of its own (a process
+/// starts from at most one snapshot); its results.
+fn isolate_start(page: &Page, out: &Path) -> Result<serde_json::Value, String> {
+    let dir = out.join(format!("isolate-start-{}", page.name));
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let run = std::process::Command::new(exe)
+        .arg("code-cache")
+        .arg("--bundle")
+        .arg(&page.bundle)
+        .args(["--component", page.component, "--out"])
+        .arg(&dir)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !run.status.success() {
+        return Err(format!(
+            "code-cache on {} failed: {}",
+            page.name,
+            String::from_utf8_lossy(&run.stderr)
+        ));
+    }
+    let json = std::fs::read(dir.join("code-cache.json")).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&json).map_err(|e| e.to_string())
 }
 
 /// Closed loops at 1..=N workers, memory at 1 and N, and at N the cold

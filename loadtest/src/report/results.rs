@@ -57,6 +57,19 @@ pub struct PageResult {
     pub kinds: BTreeMap<&'static str, KindResult>,
     /// The service's cold start with no warm-up renders.
     pub no_warmup_ms: f64,
+    /// `ssr-bench code-cache` on the page: isolates compiled cold, from the
+    /// code cache and from a start-up snapshot (its `code-cache.json`).
+    pub isolate_start: serde_json::Value,
+}
+
+impl PageResult {
+    /// A figure of `isolate_start` by its JSON path (NaN when absent).
+    pub fn start_figure(&self, path: &[&str]) -> f64 {
+        path.iter()
+            .try_fold(&self.isolate_start, |value, key| value.get(*key))
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(f64::NAN)
+    }
 }
 
 /// `a / b`, NaN when `b` is not positive.
