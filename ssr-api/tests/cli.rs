@@ -64,6 +64,26 @@ fn render_reports_js_errors_and_bad_input_with_a_non_zero_exit() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("props are not valid JSON"));
 }
 
+/// `warm` on `bundle` with `samples` into `cache`, which must succeed; its
+/// standard output.
+fn warm(cache: &Path, bundle: &Path, samples: &Path) -> String {
+    let out = bin()
+        .args(["warm", "--cache-dir"])
+        .arg(cache)
+        .arg("--bundle")
+        .arg(bundle)
+        .arg("--samples")
+        .arg(samples)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A file of the repository (fixtures are built by `tests/setup.sh`).
 fn repo_file(path: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
@@ -99,21 +119,8 @@ fn render_and_warm_take_an_es_module_bundle_with_its_chunks() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let out = bin()
-        .args(["warm", "--cache-dir"])
-        .arg(dir.path())
-        .arg("--bundle")
-        .arg(&vite)
-        .arg("--samples")
-        .arg(repo_file("examples/app/samples.json"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let samples = repo_file("examples/app/samples.json");
+    let stdout = warm(dir.path(), &vite, &samples);
     assert!(
         stdout.contains("format       module, 2 file(s) cached"),
         "{stdout}"
@@ -627,21 +634,7 @@ fn warm_takes_the_snapshot_serve_starts_from() {
         r#"[{"component":"Hello","props":{"name":"warm"}},{"component":"List","props":{"items":["a"]}}]"#,
     );
     let cache = dir.path().join("cache");
-    let out = bin()
-        .args(["warm", "--cache-dir"])
-        .arg(&cache)
-        .arg("--bundle")
-        .arg(&bundle)
-        .arg("--samples")
-        .arg(&samples)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = warm(&cache, &bundle, &samples);
     assert!(
         stdout.contains("snapshot ") && stdout.contains(" bytes"),
         "{stdout}"
