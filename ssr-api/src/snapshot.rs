@@ -105,6 +105,9 @@ pub fn take_in_child(
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(&input).map_err(|e| e.to_string())?;
     }
+    // Read while it runs: a child blocked on a full pipe would never end.
+    let stdout = child.stdout.take().map(read_in_background);
+    let stderr = child.stderr.take().map(read_in_background);
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
@@ -119,14 +122,10 @@ pub fn take_in_child(
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        let _ = out.read_to_string(&mut stdout);
-    }
-    if let Some(mut err) = child.stderr.take() {
-        let _ = err.read_to_string(&mut stderr);
-    }
+    let collect = |reader: Option<std::thread::JoinHandle<String>>| {
+        reader.and_then(|r| r.join().ok()).unwrap_or_default()
+    };
+    let (stdout, stderr) = (collect(stdout), collect(stderr));
     if status.success() {
         return stdout
             .trim()
@@ -134,6 +133,26 @@ pub fn take_in_child(
             .map_err(|_| format!("the snapshot process said {stdout:?}"));
     }
     Err(child_failure(status, &stderr))
+}
+
+/// Reads `pipe` to its end on a thread of its own, keeping the last
+/// 64 KiB.
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        const KEEP: usize = 64 << 10;
+        let mut kept = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            kept.extend_from_slice(&buf[..n]);
+            if kept.len() > 2 * KEEP {
+                kept.drain(..kept.len() - KEEP);
+            }
+        }
+        String::from_utf8_lossy(&kept).into_owned()
+    })
 }
 
 /// Why the child failed, from its exit and the last line it wrote.

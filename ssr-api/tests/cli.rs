@@ -677,3 +677,23 @@ fn a_bundle_v8_cannot_snapshot_is_served_from_its_code_cache() {
     assert_eq!(loads(port, "hit"), 1);
     stop(child);
 }
+
+#[test]
+fn a_snapshot_is_taken_of_a_bundle_whose_warm_up_logs_much() {
+    // Over 64 KiB of log lines per render, more than a pipe holds.
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = write_bundle(
+        dir.path(),
+        "chatty.js",
+        r#"SsrPool.register("Chatty", () => {
+             for (let i = 0; i < 20; i++) console.log("x".repeat(8000));
+             return "<p>chatty</p>";
+           });"#,
+    );
+    let samples = write_bundle(dir.path(), "samples.json", r#"[{"component":"Chatty"}]"#);
+    let stdout = warm(&dir.path().join("cache"), &bundle, &samples);
+    assert!(
+        stdout.contains("snapshot ") && stdout.contains(" bytes"),
+        "{stdout}"
+    );
+}
