@@ -14,8 +14,8 @@
 //! immutable objects into the snapshot's read-only space, and every isolate
 //! of a process shares the read-only space of the first isolate the process
 //! created. Isolates from two different snapshots, or from a snapshot whose
-//! read-only space was not the first, crash the process (measured on this
-//! V8: at the first string-table lookup). Isolates from V8's own start-up
+//! read-only space was not the first, crash the process (seen on this V8:
+//! a failed check while it deserialises the string table). Isolates from V8's own start-up
 //! state are compatible with a snapshot's read-only space, which extends it.
 //! So a process [`install`]s at most one snapshot, before it creates any
 //! other isolate, and an isolate from it is kept alive for the life of the
@@ -63,8 +63,8 @@ pub(crate) static BLANK_ISOLATES: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether isolates of `bundle` start from snapshots under `config`: script
 /// bundles only (a module's instance lives in host tables no snapshot
-/// holds), and not with a fresh context per render (every render would
-/// need a new context from it, which measured slower than evaluating).
+/// holds), and not with a fresh context per render (that mode evaluates
+/// the bundle in a new context for every render; the snapshot holds one).
 pub fn applies(bundle: &Bundle, config: &PoolConfig) -> bool {
     config.snapshots && !config.fresh_context && bundle.format() == BundleFormat::Script
 }

@@ -80,7 +80,7 @@ pub enum Command {
     },
     /// Take a start-up snapshot as the service asks on standard input (the
     /// service runs this in a child process)
-    #[command(name = "take-snapshot", hide = true)]
+    #[command(name = crate::snapshot::CHILD_COMMAND, hide = true)]
     TakeSnapshot,
 }
 
