@@ -26,6 +26,7 @@ use tokio::sync::watch;
 
 use crate::errors::ApiError;
 use crate::metrics::Metrics;
+use crate::snapshot::SnapshotTaker;
 
 /// Where a bundle is in its life.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -155,6 +156,9 @@ pub struct RegistryConfig {
     pub cache_dir: Option<PathBuf>,
     pub max_bundle_bytes: usize,
     pub v8_flags: String,
+    /// Takes a start-up snapshot of each bundle once it is warm, for a
+    /// start that begins with it; None when snapshots are off.
+    pub snapshots: Option<SnapshotTaker>,
 }
 
 /// See the module documentation.
@@ -476,6 +480,7 @@ impl Registry {
                     cache_dir: None,
                     max_bundle_bytes: self.config.max_bundle_bytes,
                     v8_flags: self.config.v8_flags.clone(),
+                    snapshots: None,
                 };
                 tokio::task::spawn_blocking(move || open(&path, &config))
                     .await
@@ -484,9 +489,12 @@ impl Registry {
         };
         self.set_state(id, BundleState::Warming);
         self.pool
-            .add_bundle(bundle.clone(), samples)
+            .add_bundle(bundle.clone(), samples.clone())
             .await
             .map_err(|e| e.to_string())?;
+        if let Some(taker) = &self.config.snapshots {
+            taker.take_if_missing(bundle.clone(), samples);
+        }
         Ok((bundle.hash(), started))
     }
 

@@ -5,16 +5,19 @@
 //! installed before the pool creates any isolate, so every isolate of that
 //! bundle (at start, replacements, recycling) starts from it. When there is
 //! none, one is taken in a child process once the pool is ready, and stored
-//! beside the code cache for the next start; `warm` takes it at build time.
+//! beside the code cache for the next start; `warm` takes it at build time,
+//! and an uploaded bundle gets one once it is warm (for a start that begins
+//! with it).
 //! V8 aborts a process asked to serialise what it cannot (an `Intl`
 //! formatter a bundle made at load): then only the child ends, and the
 //! reason is logged.
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bundles::{Bundle, BundleFormat};
+use bundles::Bundle;
 use pool::{PoolConfig, RenderPool, RenderRequest, Sample};
 use serde::{Deserialize, Serialize};
 
@@ -73,26 +76,78 @@ pub fn install_stored(config: &ServiceConfig, bundle: &Bundle, store: &DiskCodeC
     }
 }
 
-/// Takes a snapshot of `bundle` in a child process (this executable) and
-/// has it stored in the configured cache; returns its size, or why there
-/// is none. Blocking.
-pub fn take_in_child(
-    config: &ServiceConfig,
-    bundle: &Bundle,
-    samples: &[Sample],
-) -> Result<usize, String> {
-    if bundle.format() != BundleFormat::Script {
-        return Err("only script bundles are snapshotted".into());
+/// Takes start-up snapshots in child processes (this executable) and
+/// stores them in the cache directory, under the service's pool settings
+/// and V8 flags.
+#[derive(Clone)]
+pub struct SnapshotTaker {
+    pool: PoolConfig,
+    v8_flags: String,
+    store: Arc<DiskCodeCache>,
+}
+
+impl SnapshotTaker {
+    /// None when snapshots are off.
+    pub fn new(config: &ServiceConfig, store: Arc<DiskCodeCache>) -> Option<Self> {
+        config.pool.snapshots.then(|| Self {
+            pool: config.pool.clone(),
+            v8_flags: config.v8_flags.clone(),
+            store,
+        })
     }
-    let cache_dir = config.cache_dir.clone().ok_or("no cache directory")?;
-    let request = Request {
-        name: bundle.name().to_owned(),
-        source: bundle.source().to_owned(),
-        samples: samples.to_vec(),
-        pool: config.pool.clone(),
-        v8_flags: config.v8_flags.clone(),
-        cache_dir,
-    };
+
+    /// Takes and stores a snapshot of `bundle` warmed with `samples`;
+    /// returns its size, or why there is none. Blocking.
+    pub fn take(&self, bundle: &Bundle, samples: &[Sample]) -> Result<usize, String> {
+        if !pool::snapshot::applies(bundle, &self.pool) {
+            return Err("only script bundles are snapshotted, not with --fresh-context".into());
+        }
+        let request = Request {
+            name: bundle.name().to_owned(),
+            source: bundle.source().to_owned(),
+            samples: samples.to_vec(),
+            pool: self.pool.clone(),
+            v8_flags: self.v8_flags.clone(),
+            cache_dir: self.store.cache().dir().to_path_buf(),
+        };
+        spawn_child(&request)
+    }
+
+    /// Takes one in the background when `bundle` has none stored and
+    /// snapshots apply to it; logs how it went. Its isolates start from it
+    /// once a start makes it the bundle the service starts with.
+    pub fn take_if_missing(&self, bundle: Bundle, samples: Vec<Sample>) {
+        if !pool::snapshot::applies(&bundle, &self.pool)
+            || self.store.load_snapshot(&bundle.hash()).is_some()
+        {
+            return;
+        }
+        let taker = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ssr-snapshot-child".into())
+            .spawn(move || {
+                let hash = bundle.hash().short();
+                match taker.take(&bundle, &samples) {
+                    Ok(bytes) => tracing::info!(
+                        bundle = %hash,
+                        bytes,
+                        "start-up snapshot taken and stored; used when a start begins with this bundle"
+                    ),
+                    Err(reason) => tracing::warn!(
+                        bundle = %hash,
+                        %reason,
+                        "no start-up snapshot of this bundle; its isolates start from the code cache"
+                    ),
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "cannot start taking a start-up snapshot");
+        }
+    }
+}
+
+/// Runs the child on `request`; the snapshot's size, or why it failed.
+fn spawn_child(request: &Request) -> Result<usize, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut child = Command::new(exe)
         .arg(CHILD_COMMAND)
@@ -101,7 +156,7 @@ pub fn take_in_child(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start the snapshot process: {e}"))?;
-    let input = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
+    let input = serde_json::to_vec(request).map_err(|e| e.to_string())?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(&input).map_err(|e| e.to_string())?;
     }

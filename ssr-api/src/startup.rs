@@ -147,10 +147,14 @@ impl Application {
         };
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let metrics = Arc::new(Metrics::new());
+        let disk = open_code_cache(&config, CacheAccess::ReadWrite)?.map(Arc::new);
         let registry_config = RegistryConfig {
             cache_dir: config.cache_dir.clone(),
             max_bundle_bytes: config.max_bundle_bytes,
             v8_flags: config.v8_flags.clone(),
+            snapshots: disk
+                .as_ref()
+                .and_then(|disk| snapshot::SnapshotTaker::new(&config, Arc::clone(disk))),
         };
         let plan = registry::plan_start(&registry_config, load_bundle(&config)?);
         let startup_samples = load_samples(&config)?;
@@ -158,11 +162,10 @@ impl Application {
             Some(samples) => samples.clone(),
             None => startup_samples.clone(),
         };
-        let disk = open_code_cache(&config, CacheAccess::ReadWrite)?.map(Arc::new);
         let snapshot_installed = disk
             .as_ref()
             .is_some_and(|disk| snapshot::install_stored(&config, &plan.default, disk));
-        let cache = disk.map(|c| c as Arc<dyn CodeCacheStore>);
+        let cache = disk.clone().map(|c| c as Arc<dyn CodeCacheStore>);
         let pool = start_pool(
             &config,
             plan.default.clone(),
@@ -182,6 +185,7 @@ impl Application {
             "serving"
         );
         metrics.bundle_served(&bundle);
+        let registry_config_snapshots = registry_config.snapshots.clone();
         let registry = Arc::new(Registry::new(
             pool.clone(),
             registry_config,
@@ -189,13 +193,10 @@ impl Application {
             startup_samples,
             metrics.clone(),
         ));
-        if !snapshot_installed
-            && pool::snapshot::applies(&bundle, &config.pool)
-            && config.cache_dir.is_some()
-        {
+        if let (Some(taker), false) = (&registry_config_snapshots, snapshot_installed) {
             actix_web::rt::spawn(take_snapshot_when_ready(
                 pool.clone(),
-                config.clone(),
+                taker.clone(),
                 samples.clone(),
             ));
         }
@@ -315,27 +316,13 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
 /// started with in a child process and stores it: isolates start from it
 /// from the next start on (a process starts from at most one snapshot, and
 /// this one already created isolates without).
-async fn take_snapshot_when_ready(pool: RenderPool, config: ServiceConfig, samples: Vec<Sample>) {
-    if pool.wait_ready().await.is_err() {
-        return;
-    }
-    let bundle = pool.bundle();
-    let taken = std::thread::Builder::new()
-        .name("ssr-snapshot-child".into())
-        .spawn(
-            move || match snapshot::take_in_child(&config, &bundle, &samples) {
-                Ok(bytes) => tracing::info!(
-                bytes,
-                "start-up snapshot taken and stored; isolates start from it after the next start"
-            ),
-                Err(reason) => tracing::warn!(
-                    %reason,
-                    "no start-up snapshot of this bundle; its isolates start from the code cache"
-                ),
-            },
-        );
-    if let Err(error) = taken {
-        tracing::warn!(%error, "cannot start taking a start-up snapshot");
+async fn take_snapshot_when_ready(
+    pool: RenderPool,
+    taker: snapshot::SnapshotTaker,
+    samples: Vec<Sample>,
+) {
+    if pool.wait_ready().await.is_ok() {
+        taker.take_if_missing(pool.bundle(), samples);
     }
 }
 

@@ -14,6 +14,7 @@ use pool::{CacheOutcome, CodeCacheStore, LoadReport, RenderPool, RenderRequest, 
 
 use crate::codecache::DiskCodeCache;
 use crate::settings::ServiceConfig;
+use crate::snapshot::SnapshotTaker;
 use crate::startup::{self, CacheAccess};
 
 /// Rounds of every sample each warm-up isolate renders before the cache is
@@ -43,6 +44,7 @@ impl Capture {
 
 pub async fn run(mut config: ServiceConfig) -> Result<(), String> {
     let store = startup::open_code_cache(&config, CacheAccess::ReadWrite)?
+        .map(Arc::new)
         .ok_or("warm writes the code cache: remove --no-cache")?;
     let bundle = startup::load_bundle(&config)?;
     let samples = startup::load_samples(&config)?;
@@ -85,12 +87,12 @@ pub async fn run(mut config: ServiceConfig) -> Result<(), String> {
 
     // The start-up snapshot, taken after its own warm-up (in a child
     // process: V8 ends a process asked to serialise what it cannot).
-    let snapshot = if pool::snapshot::applies(&bundle, &config.pool) {
-        crate::snapshot::take_in_child(&config, &bundle, &samples)
+    let snapshot = match SnapshotTaker::new(&config, Arc::clone(&store)) {
+        Some(taker) => taker
+            .take(&bundle, &samples)
             .map(|bytes| format!("{bytes} bytes"))
-            .unwrap_or_else(|reason| format!("none: {reason}"))
-    } else {
-        "none: only script bundles, without --fresh-context or --no-snapshots".into()
+            .unwrap_or_else(|reason| format!("none: {reason}")),
+        None => "none: --no-snapshots".into(),
     };
 
     // Load once more from the file, as production will.
@@ -198,14 +200,14 @@ fn write_cache(
 async fn reload(
     config: &ServiceConfig,
     bundle: Bundle,
-    store: DiskCodeCache,
+    store: Arc<DiskCodeCache>,
 ) -> Result<LoadReport, String> {
     let check = startup::start_pool(
         config,
         bundle,
         Vec::new(),
         Arc::new(pool::NoopObserver),
-        Some(Arc::new(store)),
+        Some(store),
     )?;
     let warm = ready_load(&check).await;
     check.shutdown().await;

@@ -495,7 +495,8 @@ fn deploy_uploads_warms_and_switches_and_fails_loudly() {
         "--admin-listen",
         &admin_listen,
     ];
-    let (mut child, port) = serve_ready(&first, &args, Stdio::null());
+    let log = dir.path().join("serve.log");
+    let (child, port) = serve_ready(&first, &args, std::fs::File::create(&log).unwrap().into());
     let apps = "GET /admin/apps HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer s3cret\r\nConnection: close\r\n\r\n";
     let answer = http(port, apps).unwrap();
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
@@ -549,8 +550,17 @@ fn deploy_uploads_warms_and_switches_and_fails_loudly() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    child.kill().unwrap();
-    child.wait().unwrap();
+
+    // The starting bundle got a start-up snapshot once ready, and the
+    // deployed one once warm: a restart, which serves the deployed one
+    // again, starts every worker from its snapshot.
+    wait_for_lines(&log, "used when a start begins with this bundle", 2);
+    stop(child);
+    let (child, port) = serve_ready(&first, &args, Stdio::null());
+    assert_eq!(loads(port, "snapshot"), 2);
+    let page = post_render(port, r#"{"component": "Page", "props": {"n": 9}}"#).unwrap();
+    assert!(page.ends_with("<p>v2 9</p>"), "{page}");
+    stop(child);
 }
 
 /// The body of an HTTP reply.
@@ -585,10 +595,15 @@ fn stop(mut child: std::process::Child) {
 
 /// Waits until `log` has a line containing `text`; returns the log.
 fn wait_for_log(log: &Path, text: &str) -> String {
+    wait_for_lines(log, text, 1)
+}
+
+/// Waits until `log` has `count` lines containing `text`; returns the log.
+fn wait_for_lines(log: &Path, text: &str, count: usize) -> String {
     let started = Instant::now();
     loop {
         let written = std::fs::read_to_string(log).unwrap_or_default();
-        if written.contains(text) {
+        if written.lines().filter(|line| line.contains(text)).count() >= count {
             return written;
         }
         assert!(
