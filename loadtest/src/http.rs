@@ -196,6 +196,8 @@ pub struct Timed {
     pub render: f64,
     /// The pool round trip in the handler (Server-Timing `pool`).
     pub pool: f64,
+    /// From queued to taken by a worker (Server-Timing `queue`).
+    pub queue: f64,
 }
 
 fn server_timing(header: &str, name: &str) -> Option<f64> {
@@ -233,12 +235,13 @@ pub async fn timed_sequence(
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let (Some(render), Some(pool)) = (
+        let (Some(render), Some(pool), Some(queue)) = (
             server_timing(&header, "render"),
             server_timing(&header, "pool"),
+            server_timing(&header, "queue"),
         ) else {
             return Err(format!(
-                "no render and pool durations in Server-Timing: {header:?}"
+                "no render, pool and queue durations in Server-Timing: {header:?}"
             ));
         };
         let (_, first_byte) = read_body(response.into_body(), started).await?;
@@ -248,6 +251,7 @@ pub async fn timed_sequence(
             first_byte: ms(first_byte.unwrap_or_else(|| started.elapsed())),
             render,
             pool,
+            queue,
         });
     }
     Ok(out)

@@ -14,7 +14,7 @@ pub fn render(report: &Report) -> Value {
     let o = &report.overhead;
     map.insert(
         "overhead".into(),
-        json!({"clientMs": o.client, "poolMs": o.pool, "renderMs": o.render, "clientPercent": o.client_percent(), "dispatchPercent": o.dispatch_percent()}),
+        json!({"clientMs": o.client, "poolMs": o.pool, "renderMs": o.render, "handOverMs": o.queue, "handBackMs": o.hand_back(), "clientPercent": o.client_percent(), "dispatchPercent": o.dispatch_percent()}),
     );
     let s = &report.scenarios;
     map.insert(

@@ -120,12 +120,15 @@ fn overhead(md: &mut String, report: &Report) {
     let _ = writeln!(
         md,
         "## HTTP + dispatch overhead\n\nOne request at a time on the {} page (keep-alive): inside the isolate {:.3} ms; \
-         pool round trip in the handler {:.3} ms (dispatch overhead {:.1}% of render time: queue, thread wake-ups, copying the HTML out); \
+         pool round trip in the handler {:.3} ms (dispatch overhead {:.1}% of render time: {:.3} ms from queued to taken by the worker, \
+         {:.3} ms from the answer to the handler; each a thread wake-up); \
          as the client saw it {:.3} ms ({:.1}%: adds HTTP on both sides and the transfer of the page over loopback).\n",
         o.page,
         o.render,
         o.pool,
         o.dispatch_percent(),
+        o.queue,
+        o.hand_back(),
         o.client,
         o.client_percent()
     );

@@ -192,6 +192,7 @@ async fn overhead(page: &Page, out: &Path) -> Result<Overhead, String> {
         client: mean(|t| t.client),
         pool: mean(|t| t.pool),
         render: mean(|t| t.render),
+        queue: mean(|t| t.queue),
     })
 }
 

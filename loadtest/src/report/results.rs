@@ -140,9 +140,17 @@ pub struct Overhead {
     pub client: f64,
     pub pool: f64,
     pub render: f64,
+    /// Queued until a worker took the job: the hand-over to the worker.
+    pub queue: f64,
 }
 
 impl Overhead {
+    /// The hand-back: the pool round trip beyond the render and the
+    /// hand-over (the answer reaching the handler).
+    pub fn hand_back(&self) -> f64 {
+        self.pool - self.render - self.queue
+    }
+
     /// What the client saw beyond the render, in percent of the render.
     pub fn client_percent(&self) -> f64 {
         (self.client - self.render) / self.render * 100.0
