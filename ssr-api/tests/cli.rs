@@ -712,3 +712,43 @@ fn a_snapshot_is_taken_of_a_bundle_whose_warm_up_logs_much() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_foreign_or_corrupt_stored_snapshot_is_a_logged_miss() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let bundle = repo_file("tests/fixtures/build/basic.js");
+    let hash = bundles::ContentHash::of(&std::fs::read(&bundle).unwrap());
+    let flags = pool::platform::DEFAULT_V8_FLAGS;
+    pool::platform::init(flags).unwrap();
+    let open = || {
+        ssr_api::codecache::DiskCodeCache::open(&cache, pool::platform::v8_version(), flags)
+            .unwrap()
+    };
+    let args = ["--cache-dir", cache.to_str().unwrap(), "--workers", "2"];
+
+    // Bytes that are no snapshot, under the snapshot's key.
+    open().store_snapshot(&hash, vec![7; 4096]).unwrap();
+    let log = dir.path().join("foreign.log");
+    let (child, port) = serve_ready(&bundle, &args, std::fs::File::create(&log).unwrap().into());
+    assert_eq!(loads(port, "snapshot"), 0);
+    assert!(body(&post_render(port, HELLO).unwrap()).contains("snapshot"));
+    // Removed, then taken anew once the service was ready.
+    wait_for_log(&log, "not usable; removing it");
+    wait_for_log(&log, "start-up snapshot taken and stored");
+    stop(child);
+    let stored = open().load_snapshot(&hash).expect("a new snapshot");
+    assert_ne!(stored, vec![7; 4096]);
+
+    // A snapshot file damaged on disk: the cache's check refuses it.
+    let path = open().cache().path_of(&open().snapshot_key(&hash));
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    let (child, port) = serve_ready(&bundle, &args, Stdio::null());
+    assert_eq!(loads(port, "snapshot"), 0);
+    assert_eq!(loads(port, "hit"), 2);
+    assert!(body(&post_render(port, HELLO).unwrap()).contains("snapshot"));
+    stop(child);
+}
