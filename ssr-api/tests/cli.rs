@@ -272,6 +272,11 @@ fn serve_ready(bundle: &Path, args: &[&str], stderr: Stdio) -> (std::process::Ch
     (child, port)
 }
 
+/// `serve_ready`, its log written to `log`.
+fn serve_logging(bundle: &Path, args: &[&str], log: &Path) -> (std::process::Child, u16) {
+    serve_ready(bundle, args, std::fs::File::create(log).unwrap().into())
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -496,7 +501,7 @@ fn deploy_uploads_warms_and_switches_and_fails_loudly() {
         &admin_listen,
     ];
     let log = dir.path().join("serve.log");
-    let (child, port) = serve_ready(&first, &args, std::fs::File::create(&log).unwrap().into());
+    let (child, port) = serve_logging(&first, &args, &log);
     let apps = "GET /admin/apps HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer s3cret\r\nConnection: close\r\n\r\n";
     let answer = http(port, apps).unwrap();
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
@@ -624,7 +629,7 @@ fn serve_takes_a_start_up_snapshot_and_starts_from_it_after_a_restart() {
     let bundle = repo_file("tests/fixtures/build/basic.js");
     let log = dir.path().join("first.log");
     let args = ["--cache-dir", cache, "--workers", "2"];
-    let (child, port) = serve_ready(&bundle, &args, std::fs::File::create(&log).unwrap().into());
+    let (child, port) = serve_logging(&bundle, &args, &log);
     assert_eq!(loads(port, "snapshot"), 0);
     let compiled = post_render(port, HELLO).unwrap();
     assert!(compiled.starts_with("HTTP/1.1 200"), "{compiled}");
@@ -677,7 +682,7 @@ fn a_bundle_v8_cannot_snapshot_is_served_from_its_code_cache() {
     let cache = cache.to_str().unwrap();
     let log = dir.path().join("serve.log");
     let args = ["--cache-dir", cache, "--workers", "1"];
-    let (child, port) = serve_ready(&bundle, &args, std::fs::File::create(&log).unwrap().into());
+    let (child, port) = serve_logging(&bundle, &args, &log);
     let written = wait_for_log(&log, "no start-up snapshot of this bundle");
     assert!(
         written.contains("V8 ended the snapshot process"),
@@ -730,7 +735,7 @@ fn a_foreign_or_corrupt_stored_snapshot_is_a_logged_miss() {
     // Bytes that are no snapshot, under the snapshot's key.
     open().store_snapshot(&hash, vec![7; 4096]).unwrap();
     let log = dir.path().join("foreign.log");
-    let (child, port) = serve_ready(&bundle, &args, std::fs::File::create(&log).unwrap().into());
+    let (child, port) = serve_logging(&bundle, &args, &log);
     assert_eq!(loads(port, "snapshot"), 0);
     assert!(body(&post_render(port, HELLO).unwrap()).contains("snapshot"));
     // Removed, then taken anew once the service was ready.
