@@ -63,6 +63,26 @@ impl DiskCodeCache {
     pub fn remove_snapshot(&self, bundle: &ContentHash) {
         self.cache.remove(&self.snapshot_key(bundle));
     }
+
+    /// Where V8's refusal to snapshot `bundle` is remembered.
+    fn refusal_key(&self, bundle: &ContentHash) -> CacheKey {
+        let tag = pool::snapshot::tag(pool::platform::cached_data_version_tag());
+        CacheKey::new(*bundle, &format!("{} {tag} refused", self.engine))
+    }
+
+    /// Why V8 refused to snapshot `bundle` before, if it did.
+    pub fn refused_snapshot(&self, bundle: &ContentHash) -> Option<String> {
+        let (bytes, _) = self.cache.get(&self.refusal_key(bundle))?;
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Remembers that V8 refused to snapshot `bundle`, and why.
+    pub fn refuse_snapshot(&self, bundle: &ContentHash, reason: &str) {
+        let key = self.refusal_key(bundle);
+        if let Err(error) = self.cache.put(&key, reason.as_bytes().to_vec()) {
+            tracing::warn!(key = %key, %error, "cannot remember the snapshot refusal");
+        }
+    }
 }
 
 impl pool::CodeCacheStore for DiskCodeCache {

@@ -41,6 +41,25 @@ struct Request {
     cache_dir: std::path::PathBuf,
 }
 
+/// Why no snapshot was taken.
+#[derive(Debug)]
+pub enum NoSnapshot {
+    /// V8 ended the child: the bundle holds what V8 cannot serialise, and
+    /// would again. Remembered in the cache, so that starts do not retry.
+    Refused(String),
+    /// Anything else (a sample failing from the snapshot, a timeout, the
+    /// process killed): worth trying again.
+    Failed(String),
+}
+
+impl std::fmt::Display for NoSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoSnapshot::Refused(reason) | NoSnapshot::Failed(reason) => f.write_str(reason),
+        }
+    }
+}
+
 /// Installs the stored snapshot of `bundle` as this process's, when the
 /// cache has one that works; says whether it did. Must run before any
 /// isolate is created.
@@ -97,10 +116,12 @@ impl SnapshotTaker {
     }
 
     /// Takes and stores a snapshot of `bundle` warmed with `samples`;
-    /// returns its size, or why there is none. Blocking.
-    pub fn take(&self, bundle: &Bundle, samples: &[Sample]) -> Result<usize, String> {
+    /// returns its size, or why there is none (remembering a refusal).
+    /// Blocking.
+    pub fn take(&self, bundle: &Bundle, samples: &[Sample]) -> Result<usize, NoSnapshot> {
         if !pool::snapshot::applies(bundle, &self.pool) {
-            return Err("only script bundles are snapshotted, not with --fresh-context".into());
+            let reason = "only script bundles are snapshotted, not with --fresh-context";
+            return Err(NoSnapshot::Failed(reason.into()));
         }
         let request = Request {
             name: bundle.name().to_owned(),
@@ -110,7 +131,11 @@ impl SnapshotTaker {
             v8_flags: self.v8_flags.clone(),
             cache_dir: self.store.cache().dir().to_path_buf(),
         };
-        spawn_child(&request)
+        let taken = spawn_child(&request);
+        if let Err(NoSnapshot::Refused(reason)) = &taken {
+            self.store.refuse_snapshot(&bundle.hash(), reason);
+        }
+        taken
     }
 
     /// Takes one in the background when `bundle` has none stored and
@@ -120,6 +145,14 @@ impl SnapshotTaker {
         if !pool::snapshot::applies(&bundle, &self.pool)
             || self.store.load_snapshot(&bundle.hash()).is_some()
         {
+            return;
+        }
+        if let Some(reason) = self.store.refused_snapshot(&bundle.hash()) {
+            tracing::info!(
+                bundle = %bundle.hash().short(),
+                %reason,
+                "no start-up snapshot of this bundle: V8 refused one before; its isolates start from the code cache"
+            );
             return;
         }
         let taker = self.clone();
@@ -147,7 +180,12 @@ impl SnapshotTaker {
 }
 
 /// Runs the child on `request`; the snapshot's size, or why it failed.
-fn spawn_child(request: &Request) -> Result<usize, String> {
+fn spawn_child(request: &Request) -> Result<usize, NoSnapshot> {
+    run_to_end(request).map_err(NoSnapshot::Failed)?
+}
+
+/// The child's outcome, or why it could not be run to its end.
+fn run_to_end(request: &Request) -> Result<Result<usize, NoSnapshot>, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut child = Command::new(exe)
         .arg(CHILD_COMMAND)
@@ -182,12 +220,12 @@ fn spawn_child(request: &Request) -> Result<usize, String> {
     };
     let (stdout, stderr) = (collect(stdout), collect(stderr));
     if status.success() {
-        return stdout
-            .trim()
-            .parse()
+        let size = stdout.trim().parse();
+        return size
+            .map(Ok)
             .map_err(|_| format!("the snapshot process said {stdout:?}"));
     }
-    Err(child_failure(status, &stderr))
+    Ok(Err(child_failure(status, &stderr)))
 }
 
 /// Reads `pipe` to its end on a thread of its own, keeping the last
@@ -210,8 +248,9 @@ fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::thread::Join
     })
 }
 
-/// Why the child failed, from its exit and the last line it wrote.
-fn child_failure(status: std::process::ExitStatus, stderr: &str) -> String {
+/// Why the child failed, from its exit and the last line it wrote: a
+/// refusal when V8 ended it (a kill from outside is not one).
+fn child_failure(status: std::process::ExitStatus, stderr: &str) -> NoSnapshot {
     let said = stderr
         .lines()
         .map(str::trim)
@@ -219,13 +258,22 @@ fn child_failure(status: std::process::ExitStatus, stderr: &str) -> String {
         .unwrap_or("");
     use std::os::unix::process::ExitStatusExt;
     match status.signal() {
-        Some(signal) => format!(
+        Some(signal @ (libc_signal::SIGKILL | libc_signal::SIGTERM)) => {
+            NoSnapshot::Failed(format!("the snapshot process was killed (signal {signal})"))
+        }
+        Some(signal) => NoSnapshot::Refused(format!(
             "V8 ended the snapshot process (signal {signal}): the bundle holds what V8 cannot \
              serialise, such as an Intl formatter made at load{}",
             fatal_check(stderr)
-        ),
-        None => format!("the snapshot process failed: {said}"),
+        )),
+        None => NoSnapshot::Failed(format!("the snapshot process failed: {said}")),
     }
+}
+
+/// The signals a process is killed with from outside.
+mod libc_signal {
+    pub const SIGKILL: i32 = 9;
+    pub const SIGTERM: i32 = 15;
 }
 
 /// V8's own words for a fatal error, when it wrote them.

@@ -156,8 +156,11 @@ fn warm_writes_a_cache_that_render_then_hits() {
     for line in ["key ", "cache size ", "compile ", "samples "] {
         assert!(stdout.contains(line), "missing {line:?} in {stdout}");
     }
+    // The code cache, and the note that V8 refused a snapshot of the
+    // example (it keeps an Intl formatter from its load).
+    assert!(stdout.contains("snapshot     none: V8 ended"), "{stdout}");
     let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-    assert_eq!(files.len(), 1);
+    assert_eq!(files.len(), 2);
 
     let out = bin()
         .args(["render", "--cache-dir"])
@@ -692,9 +695,15 @@ fn a_bundle_v8_cannot_snapshot_is_served_from_its_code_cache() {
     let reply = post_render(port, price).unwrap();
     assert!(body(&reply).contains("€1,234.50"), "{reply}");
     stop(child);
-    let (child, port) = serve_ready(&bundle, &args, Stdio::null());
+    // The refusal is remembered: the restart does not try again.
+    let log = dir.path().join("restart.log");
+    let (child, port) = serve_logging(&bundle, &args, &log);
     assert_eq!(loads(port, "snapshot"), 0);
     assert_eq!(loads(port, "hit"), 1);
+    let written = wait_for_log(&log, "V8 refused one before");
+    // No second attempt, whose failure would read so.
+    let attempt = "no start-up snapshot of this bundle; its isolates";
+    assert!(!written.contains(attempt), "{written}");
     stop(child);
 }
 
