@@ -99,11 +99,13 @@ pub(crate) fn entered<T>(isolate: &mut v8::Isolate, f: impl FnOnce(&mut v8::Isol
 
 /// What a new isolate starts from.
 #[derive(Clone, Copy)]
-enum Origin<'a> {
+enum Origin {
     /// V8's own start-up state: the bundle is compiled and evaluated next.
     Blank,
-    /// A start-up snapshot of the bundle (see `snapshot.rs`).
-    Snapshot(&'a [u8]),
+    /// A start-up snapshot of the bundle (see `snapshot.rs`), which lives
+    /// as long as the process: V8 reads it in place, with no copy per
+    /// isolate.
+    Snapshot(&'static [u8]),
     /// A blank isolate that can be serialised into a snapshot once loaded.
     SnapshotCreator,
 }
@@ -130,7 +132,7 @@ fn create_isolate(
         }
         Origin::Snapshot(blob) => v8::Isolate::new(
             params
-                .snapshot_blob(blob.to_vec().into())
+                .snapshot_blob(blob.into())
                 .external_references(snapshot::external_references()),
         ),
         Origin::SnapshotCreator => {
@@ -213,7 +215,7 @@ impl RenderIsolate {
         name: &str,
         bundle: &Bundle,
         config: &PoolConfig,
-        snapshot: &[u8],
+        snapshot: &'static [u8],
     ) -> Result<(Self, LoadReport), StartError> {
         let started = Instant::now();
         let (mut isolate, allocations) = create_isolate(name, config, Origin::Snapshot(snapshot))?;

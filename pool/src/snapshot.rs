@@ -51,7 +51,7 @@ const LAYOUT: u32 = 1;
 /// The snapshot this process's isolates of one bundle start from.
 struct Installed {
     bundle: ContentHash,
-    bytes: Vec<u8>,
+    bytes: &'static [u8],
 }
 
 static INSTALLED: OnceLock<Installed> = OnceLock::new();
@@ -128,7 +128,10 @@ pub fn install(bundle: &Bundle, bytes: Vec<u8>, config: &PoolConfig) -> Result<(
         let reason = "isolates were created before the start-up snapshot was installed";
         return Err(InstallError::Refused(reason));
     }
-    let (isolate, _) = RenderIsolate::from_snapshot("ssr-snapshot", bundle, config, &bytes)
+    // Kept for the life of the process (also when refused below: one
+    // isolate may have started from it).
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    let (isolate, _) = RenderIsolate::from_snapshot("ssr-snapshot", bundle, config, bytes)
         .map_err(|e| InstallError::Unusable(format!("an isolate could not start from it: {e}")))?;
     // Never dropped: while it lives, the snapshot's read-only space is the
     // process's whatever else comes and goes.
@@ -147,7 +150,7 @@ pub(crate) fn installed_for(bundle: &ContentHash) -> Option<&'static [u8]> {
     INSTALLED
         .get()
         .filter(|installed| installed.bundle == *bundle)
-        .map(|installed| installed.bytes.as_slice())
+        .map(|installed| installed.bytes)
 }
 
 /// Takes a snapshot of `bundle`, on a thread of its own (warm-up renders

@@ -41,8 +41,13 @@ impl DiskCodeCache {
     /// The key of `bundle`'s start-up snapshot under this engine, the
     /// current flags' tag and the runtime (`pool::snapshot::tag`).
     pub fn snapshot_key(&self, bundle: &ContentHash) -> CacheKey {
+        CacheKey::new(*bundle, &self.snapshot_engine())
+    }
+
+    /// This engine plus `pool::snapshot::tag` for the current flags.
+    fn snapshot_engine(&self) -> String {
         let tag = pool::snapshot::tag(pool::platform::cached_data_version_tag());
-        CacheKey::new(*bundle, &format!("{} {tag}", self.engine))
+        format!("{} {tag}", self.engine)
     }
 
     /// The stored start-up snapshot of `bundle`, if any.
@@ -66,8 +71,7 @@ impl DiskCodeCache {
 
     /// Where V8's refusal to snapshot `bundle` is remembered.
     fn refusal_key(&self, bundle: &ContentHash) -> CacheKey {
-        let tag = pool::snapshot::tag(pool::platform::cached_data_version_tag());
-        CacheKey::new(*bundle, &format!("{} {tag} refused", self.engine))
+        CacheKey::new(*bundle, &format!("{} refused", self.snapshot_engine()))
     }
 
     /// Why V8 refused to snapshot `bundle` before, if it did.
