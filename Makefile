@@ -46,7 +46,7 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: the benchmarks of loadtest/ (ARGS=pool|semi-space|fresh-context|code-cache|hostile|suspense|fetch|versions --baseline BIN)
+## bench: the benchmarks of loadtest/ (ARGS=pool|semi-space|fresh-context|code-cache|hostile|suspense|fetch|gc|versions --baseline BIN)
 bench: setup
 	$(CARGO) build --release -p ssr-api -p loadtest
 	./target/release/ssr-bench $(or $(ARGS),pool)

@@ -58,6 +58,11 @@ pub struct PoolConfig {
     /// of HTML 2-15% more throughput and a p99 2-3x lower than 16 MiB,
     /// at about 9% less throughput on a 26 KB page.
     pub semi_space_mb: usize,
+    /// Collect an isolate's young generation when its worker has nothing
+    /// else to do and it is half full, so that renders rarely pay for a
+    /// scavenge. Off, every collection happens inside a render. Measured
+    /// with `ssr-bench gc`.
+    pub idle_gc: bool,
     /// Memory one worker's isolates may hold together, in MiB (0 = no
     /// budget). A worker serving several bundles drops the isolate of the
     /// least recently used idle one to stay within it, and builds it again
@@ -115,6 +120,7 @@ impl PoolConfig {
         load_timeout: Duration::from_secs(30),
         heap_limit_mb: 512,
         semi_space_mb: 32,
+        idle_gc: true,
         worker_memory_budget_mb: 0,
         max_renders_per_isolate: 0,
         recycle_heap_fraction: 0.8,

@@ -11,7 +11,14 @@ static PLATFORM: OnceLock<Result<String, String>> = OnceLock::new();
 /// `--single-threaded-gc` keeps the garbage collector on the worker's own
 /// thread: with one isolate per core, helper GC threads only steal time from
 /// the neighbouring workers.
-pub const DEFAULT_V8_FLAGS: &str = "--single-threaded-gc";
+///
+/// `--no-allocation-site-pretenuring`: V8 allocates objects straight into
+/// the old generation from sites whose objects survived scavenges. A
+/// render's objects survive only the scavenges that fall inside that
+/// render, then die: pretenured, they filled the old generation with
+/// garbage that only mark-compacts (20-40 ms each on the divs page) freed.
+/// Measured with `ssr-bench gc`.
+pub const DEFAULT_V8_FLAGS: &str = "--single-threaded-gc --no-allocation-site-pretenuring";
 
 /// Flags set in every process, whatever `--v8-flags` says.
 ///
@@ -22,7 +29,13 @@ pub const DEFAULT_V8_FLAGS: &str = "--single-threaded-gc";
 /// after a timeout) stayed in the process: after eight deploys of a 600 KB
 /// page with two workers, 419 MiB resident instead of 303. With it, a
 /// dropped isolate frees its pages at once.
-const PROCESS_V8_FLAGS: &str = "--no-memory-pool-share-memory-on-teardown";
+///
+/// `--expose-gc`: the embedder API's only way to ask for a scavenge
+/// (`RequestGarbageCollectionForTesting`, which idle workers use: see
+/// `RenderIsolate::collect_young_if_due`) checks it. It also puts a `gc`
+/// function on every context's global; `runtime::context` takes it away
+/// before any bundle code runs.
+const PROCESS_V8_FLAGS: &str = "--no-memory-pool-share-memory-on-teardown --expose-gc";
 
 /// Flags refused in a process whose isolates run untrusted bundles: they
 /// would lift the limits the pool sets on each isolate, or expose engine

@@ -475,6 +475,20 @@ pub(crate) fn natives() -> Vec<(&'static str, v8::FunctionCallback)> {
     natives
 }
 
+/// A new context for bundle code: V8's, without the `gc` function that
+/// `--expose-gc` (set for the idle workers' scavenges; see `platform.rs`)
+/// puts on its global. The property cannot be deleted, but it is writable.
+pub(crate) fn context<'s>(scope: &mut v8::PinScope<'s, '_, ()>) -> v8::Local<'s, v8::Context> {
+    let context = v8::Context::new(scope, Default::default());
+    let global = context.global(scope);
+    let scope = &mut v8::ContextScope::new(scope, context);
+    if let Some(key) = v8::String::new(scope, "gc") {
+        let undefined = v8::undefined(scope).into();
+        global.set(scope, key.into(), undefined);
+    }
+    context
+}
+
 /// Installs the runtime into the current context: builds the natives object
 /// and runs the prelude with it. None when the prelude threw (the caller's
 /// TryCatch holds the exception).

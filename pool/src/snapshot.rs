@@ -238,7 +238,7 @@ pub(crate) type Restored = (
 /// and reads its data.
 pub(crate) fn restore(isolate: &mut v8::Isolate) -> Option<Restored> {
     v8::scope!(let hs, isolate);
-    let context = v8::Context::new(hs, Default::default());
+    let context = crate::runtime::context(hs);
     let scope = &mut v8::ContextScope::new(hs, context);
     let data = scope
         .get_context_data_from_snapshot_once::<v8::Array>(DATA_INDEX)

@@ -242,7 +242,12 @@ impl<'a> Worker<'a> {
             if self.take_queued_jobs(lanes) {
                 continue;
             }
+            // No job: the worker is idle, and may collect garbage now.
             self.shared.set_busy(self.id, false);
+            if self.shared.config.idle_gc && collect_idle(lanes, &*self.shared.observer, self.id) {
+                // An isolate reached its heap limit: replace it first.
+                continue;
+            }
             let control = control_open.then_some(control);
             match wait_any(lanes, control, self.runtime) {
                 Woken::Control(None) => control_open = false,
@@ -370,6 +375,24 @@ impl<'a> Worker<'a> {
             claim: job.claim,
         });
     }
+}
+
+/// Collects each lane's young generation if it is due (see
+/// [`RenderIsolate::collect_young_if_due`]); true when that poisoned an
+/// isolate.
+fn collect_idle(lanes: &mut [Lane], observer: &dyn PoolObserver, worker: usize) -> bool {
+    let mut poisoned = false;
+    for lane in lanes.iter_mut() {
+        if let Some(event_loop) = &mut lane.event_loop {
+            let isolate = &mut event_loop.isolate;
+            let was_poisoned = isolate.poisoned.is_some();
+            if isolate.collect_young_if_due() {
+                observer.idle_collection(worker);
+            }
+            poisoned |= !was_poisoned && isolate.poisoned.is_some();
+        }
+    }
+    poisoned
 }
 
 /// Sleeps until a lane has something to do (a job, a render's wake-up, a

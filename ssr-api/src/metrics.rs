@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use pool::{CacheOutcome, FetchOutcome, PoolObserver, RenderOutcome, ReplaceReason};
@@ -29,6 +29,7 @@ pub struct Metrics {
     code_cache: IntCounterVec,
     compile_duration: HistogramVec,
     isolate_restarts: IntCounterVec,
+    idle_collections: IntCounter,
     heap_used: IntGaugeVec,
     isolate_memory: IntGaugeVec,
     fetches: IntCounterVec,
@@ -157,6 +158,14 @@ impl Metrics {
                 IntCounterVec::new(
                     Opts::new("isolate_restarts_total", "Isolates replaced, by reason"),
                     &["reason"],
+                )
+                .unwrap(),
+            ),
+            idle_collections: register(
+                r,
+                IntCounter::new(
+                    "idle_collections_total",
+                    "Young-generation collections run by idle workers, between renders",
                 )
                 .unwrap(),
             ),
@@ -304,6 +313,10 @@ impl PoolObserver for Metrics {
         self.isolate_restarts
             .with_label_values(&[reason.as_str()])
             .inc();
+    }
+
+    fn idle_collection(&self, _worker: usize) {
+        self.idle_collections.inc();
     }
 
     fn heap_used(&self, worker: usize, bytes: usize) {

@@ -78,6 +78,9 @@ pub struct PoolArgs {
     /// Young-generation semi-space per isolate in MiB
     #[arg(long, env = "SSR_POOL_SEMI_SPACE_MB", default_value_t = D.semi_space_mb)]
     pub semi_space_mb: usize,
+    /// Never run V8's garbage-collection tasks between renders: every collection then happens inside one
+    #[arg(long, env = "SSR_POOL_NO_IDLE_GC", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_idle_gc: bool,
     /// Memory one worker's isolates may hold together, in MiB; past it the least recently used idle bundle's isolate is dropped and built again when next needed (0 = no budget)
     #[arg(long, env = "SSR_POOL_WORKER_MEMORY_BUDGET_MB", default_value_t = D.worker_memory_budget_mb)]
     pub worker_memory_budget_mb: usize,
@@ -247,6 +250,7 @@ impl PoolArgs {
             termination_grace: ms(self.termination_grace_ms),
             heap_limit_mb: self.heap_limit_mb,
             semi_space_mb: self.semi_space_mb,
+            idle_gc: !self.no_idle_gc,
             worker_memory_budget_mb: self.worker_memory_budget_mb,
             max_renders_per_isolate: self.max_renders_per_isolate,
             max_output_bytes: self.max_output_bytes,

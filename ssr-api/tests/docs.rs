@@ -55,7 +55,8 @@ fn help_defaults() -> BTreeMap<String, String> {
         let default = match description.rfind("[default: ") {
             Some(at) => {
                 let rest = &description[at + "[default: ".len()..];
-                rest[..rest.find(']').unwrap()].to_owned()
+                // clap quotes a default with spaces in it.
+                rest[..rest.find(']').unwrap()].trim_matches('"').to_owned()
             }
             None if flag_line.contains('<') => "none".to_owned(),
             None => "off".to_owned(),

@@ -145,6 +145,14 @@ fn the_integrity_check_runs_no_bundle_code() {
 }
 
 #[test]
+fn the_engines_gc_function_is_out_of_reach() {
+    let _serial = serial();
+    let server = probe(ServerSetup::default());
+    let reply = render(&server, json!({"component": "EngineGc"}));
+    assert_eq!(reply.body, "<p>undefined undefined</p>");
+}
+
+#[test]
 fn error_text_is_bounded() {
     let _serial = serial();
     let server = probe(ServerSetup {

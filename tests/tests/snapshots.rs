@@ -19,12 +19,14 @@ use serde_json::json;
 
 /// The basic fixture, plus a page showing what must differ between
 /// isolates started from one snapshot: their random numbers and clocks,
-/// and how many renders the isolate did.
+/// and how many renders the isolate did; and whether the engine's `gc`
+/// function reached the restored context.
 fn snapshot_bundle() -> Bundle {
     let basic = std::fs::read_to_string(fixture_path("basic")).unwrap();
     let clock = "\n;let clockRenders = 0;\n\
         SsrPool.register('Clock', () => JSON.stringify({ \
-          random: Math.random(), origin: performance.timeOrigin, renders: ++clockRenders }));\n";
+          random: Math.random(), origin: performance.timeOrigin, renders: ++clockRenders, \
+          engineGc: typeof gc }));\n";
     Bundle::from_bytes("basic-clock.js", basic + clock, 8 << 20).unwrap()
 }
 
@@ -197,6 +199,7 @@ async fn isolates_from_one_snapshot_have_their_own_random_numbers_and_clock() {
         // The snapshot's warm-up rendered the page: the count goes on from
         // there; the clock starts with the isolate, not the snapshot.
         assert!(page["renders"].as_u64().unwrap() > 1, "{page}");
+        assert_eq!(page["engineGc"], "undefined", "{page}");
         assert!(
             page["origin"].as_f64().unwrap() > installed.taken_ms + 10.0,
             "{page}"
