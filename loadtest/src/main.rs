@@ -15,12 +15,13 @@
 //! ssr-bench suspense [--workers N] [--concurrency 256] [--in-flight N]
 //! ssr-bench fetch [--workers N] [--concurrency 128]
 //! ssr-bench versions --baseline OTHER/ssr-pool [--pages table,divs,app,pricelist]
+//! ssr-bench gc [--pages table,divs,app] [--semi-spaces 32] [--workers N]
 //! ssr-bench report [--pages table,divs,app] [--workers N] [--baselines b2,b3|none]
 //! ```
 //!
 //! `pool`, `semi-space`, `fresh-context`, `code-cache` and `hostile` drive a
 //! pool in this process (against `tests/node/bench.mjs` where Node is the
-//! baseline); `report`, `suspense`, `fetch` and `versions` drive `ssr-pool` binaries
+//! baseline); `report`, `suspense`, `fetch`, `versions` and `gc` drive `ssr-pool` binaries
 //! and the Node servers of `loadtest/node/` over HTTP.
 
 mod bench;
@@ -156,6 +157,20 @@ enum Command {
         #[arg(long)]
         workers: Option<usize>,
     },
+    /// Garbage collection off the render path, by parts: V8's tasks run
+    /// when a worker is idle, no allocation-site pretenuring, semi-space
+    /// sizes; throughput, p99/p50 at 70% load and memory, side by side
+    Gc {
+        /// Pages to run (table, divs, app, pricelist, stream)
+        #[arg(long, value_delimiter = ',', default_value = "table,divs,app")]
+        pages: Vec<String>,
+        /// Semi-space sizes (MiB) to run the default configuration with
+        #[arg(long, value_delimiter = ',', default_value = "32")]
+        semi_spaces: Vec<usize>,
+        /// Workers [default: available parallelism]
+        #[arg(long)]
+        workers: Option<usize>,
+    },
     /// A fresh isolate compiled cold, from the code cache, and from a
     /// start-up snapshot: time to ready, first render vs steady; and the
     /// service binary's start-up in each mode
@@ -282,6 +297,15 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let pages = pages::pages(&pages)?;
             bench::versions::run(&baseline, &pages, workers_or_all(workers), seconds, out).await
+        }
+        Command::Gc {
+            pages,
+            semi_spaces,
+            workers,
+        } => {
+            let pages = pages::pages(&pages)?;
+            let workers = workers_or_all(workers);
+            bench::gc::run(&pages, &semi_spaces, workers, seconds, out).await
         }
         Command::CodeCache {
             bundle,
