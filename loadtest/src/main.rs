@@ -157,9 +157,9 @@ enum Command {
         #[arg(long)]
         workers: Option<usize>,
     },
-    /// Garbage collection off the render path, by parts: V8's tasks run
-    /// when a worker is idle, no allocation-site pretenuring, semi-space
-    /// sizes; throughput, p99/p50 at 70% load and memory, side by side
+    /// Garbage collection off the render path, by parts: scavenges between
+    /// renders, no allocation-site pretenuring, semi-space sizes;
+    /// throughput, p99/p50 at 70% load and memory, side by side
     Gc {
         /// Pages to run (table, divs, app, pricelist, stream)
         #[arg(long, value_delimiter = ',', default_value = "table,divs,app")]

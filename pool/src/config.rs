@@ -58,10 +58,12 @@ pub struct PoolConfig {
     /// of HTML 2-15% more throughput and a p99 2-3x lower than 16 MiB,
     /// at about 9% less throughput on a 26 KB page.
     pub semi_space_mb: usize,
-    /// Collect an isolate's young generation when its worker has nothing
-    /// else to do and it is half full, so that renders rarely pay for a
-    /// scavenge. Off, every collection happens inside a render. Measured
-    /// with `ssr-bench gc`.
+    /// Collect an isolate's young generation between renders: when its
+    /// worker has nothing else to do and it is half full, and before a job
+    /// when it has no render in flight and is three quarters full. Renders
+    /// then rarely pay for a scavenge, and their objects are not promoted.
+    /// Off, every collection happens inside a render. Measured with
+    /// `ssr-bench gc`.
     pub idle_gc: bool,
     /// Memory one worker's isolates may hold together, in MiB (0 = no
     /// budget). A worker serving several bundles drops the isolate of the

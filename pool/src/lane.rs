@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use crate::error::ReplaceReason;
 use crate::event_loop::EventLoop;
+use crate::isolate::ScavengeDue;
 use crate::job::Job;
 use crate::warmup::Warming;
 use crate::worker::{BundleEntry, Worker};
@@ -90,6 +91,12 @@ impl<'a> Worker<'a> {
         let lane = &mut lanes[i];
         lane.last_used = Instant::now();
         let event_loop = lane.event_loop.as_mut().expect("built above");
+        if self.shared.config.idle_gc && event_loop.in_flight() == 0 {
+            // Between two renders: under a full queue the worker is never
+            // idle, and this is where the young generation is collected
+            // with nothing in it alive.
+            self.collect_young_if_due(&mut event_loop.isolate, ScavengeDue::BeforeJob);
+        }
         self.accept(event_loop, job);
     }
 

@@ -21,8 +21,8 @@ pub trait PoolObserver: Send + Sync + 'static {
     fn isolate_replaced(&self, _worker: usize, _reason: ReplaceReason) {}
     /// Heap in use after a render.
     fn heap_used(&self, _worker: usize, _bytes: usize) {}
-    /// An idle worker collected an isolate's young generation (between
-    /// renders, instead of inside one).
+    /// A worker collected an isolate's young generation between renders
+    /// (idle, or before a job), instead of inside one.
     fn idle_collection(&self, _worker: usize) {}
     /// Memory the isolate holds (heap, V8's own allocations, buffers).
     fn isolate_memory(&self, _worker: usize, _bytes: usize) {}

@@ -14,7 +14,7 @@ use tokio::sync::{oneshot, watch};
 use crate::config::PoolConfig;
 use crate::error::{RenderError, RenderOutcome, StartError};
 use crate::event_loop::{EventLoop, Start, Wake};
-use crate::isolate::{LoadReport, RenderIsolate};
+use crate::isolate::{LoadReport, RenderIsolate, ScavengeDue};
 pub(crate) use crate::job::{Job, JobClaim};
 use crate::lane::Lane;
 use crate::observe::{CodeCacheStore, PoolObserver};
@@ -244,7 +244,7 @@ impl<'a> Worker<'a> {
             }
             // No job: the worker is idle, and may collect garbage now.
             self.shared.set_busy(self.id, false);
-            if self.shared.config.idle_gc && collect_idle(lanes, &*self.shared.observer, self.id) {
+            if self.shared.config.idle_gc && self.collect_idle(lanes) {
                 // An isolate reached its heap limit: replace it first.
                 continue;
             }
@@ -344,6 +344,29 @@ impl<'a> Worker<'a> {
         }
     }
 
+    /// Collects the young generation of each lane's isolate if it is due;
+    /// true when that poisoned one.
+    fn collect_idle(self, lanes: &mut [Lane]) -> bool {
+        let mut poisoned = false;
+        for lane in lanes.iter_mut() {
+            if let Some(event_loop) = &mut lane.event_loop {
+                let isolate = &mut event_loop.isolate;
+                let was_poisoned = isolate.poisoned.is_some();
+                self.collect_young_if_due(isolate, ScavengeDue::Idle);
+                poisoned |= !was_poisoned && isolate.poisoned.is_some();
+            }
+        }
+        poisoned
+    }
+
+    /// Collects `isolate`'s young generation if it is due (see
+    /// [`RenderIsolate::collect_young_if_due`]), and says so.
+    pub(crate) fn collect_young_if_due(self, isolate: &mut RenderIsolate, due: ScavengeDue) {
+        if isolate.collect_young_if_due(due) {
+            self.shared.observer.idle_collection(self.id);
+        }
+    }
+
     /// Starts a job unless its caller went away, gave up, or waited too long.
     pub(crate) fn accept(self, event_loop: &mut EventLoop, job: Job) {
         let config = &self.shared.config;
@@ -375,24 +398,6 @@ impl<'a> Worker<'a> {
             claim: job.claim,
         });
     }
-}
-
-/// Collects each lane's young generation if it is due (see
-/// [`RenderIsolate::collect_young_if_due`]); true when that poisoned an
-/// isolate.
-fn collect_idle(lanes: &mut [Lane], observer: &dyn PoolObserver, worker: usize) -> bool {
-    let mut poisoned = false;
-    for lane in lanes.iter_mut() {
-        if let Some(event_loop) = &mut lane.event_loop {
-            let isolate = &mut event_loop.isolate;
-            let was_poisoned = isolate.poisoned.is_some();
-            if isolate.collect_young_if_due() {
-                observer.idle_collection(worker);
-            }
-            poisoned |= !was_poisoned && isolate.poisoned.is_some();
-        }
-    }
-    poisoned
 }
 
 /// Sleeps until a lane has something to do (a job, a render's wake-up, a

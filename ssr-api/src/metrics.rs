@@ -165,7 +165,7 @@ impl Metrics {
                 r,
                 IntCounter::new(
                     "idle_collections_total",
-                    "Young-generation collections run by idle workers, between renders",
+                    "Young-generation collections a worker ran between renders",
                 )
                 .unwrap(),
             ),

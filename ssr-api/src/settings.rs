@@ -78,7 +78,7 @@ pub struct PoolArgs {
     /// Young-generation semi-space per isolate in MiB
     #[arg(long, env = "SSR_POOL_SEMI_SPACE_MB", default_value_t = D.semi_space_mb)]
     pub semi_space_mb: usize,
-    /// Never run V8's garbage-collection tasks between renders: every collection then happens inside one
+    /// Never collect an isolate's young generation between renders: every collection then happens inside one
     #[arg(long, env = "SSR_POOL_NO_IDLE_GC", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_idle_gc: bool,
     /// Memory one worker's isolates may hold together, in MiB; past it the least recently used idle bundle's isolate is dropped and built again when next needed (0 = no budget)

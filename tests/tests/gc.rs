@@ -1,6 +1,7 @@
-//! Garbage collection off the render path: a worker with nothing to do
-//! collects its isolate's young generation (`PoolConfig::idle_gc`), and the
-//! pages rendered between those collections are Node's, byte for byte.
+//! Garbage collection off the render path: a worker collects its isolate's
+//! young generation between renders (`PoolConfig::idle_gc`; here when it
+//! has nothing to do), and the pages rendered between those collections
+//! are Node's, byte for byte.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

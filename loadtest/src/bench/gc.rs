@@ -1,7 +1,9 @@
 //! `ssr-bench gc`: garbage collection off the render path, by parts, side
 //! by side on each page (`variants.rs`):
-//! - before: V8's tasks never run, V8 pretenures allocation sites;
-//! - idle GC alone (V8's tasks run when a worker is idle);
+//! - before: no scavenges between renders (`--no-idle-gc`), V8 pretenures
+//!   allocation sites;
+//! - scavenges between renders alone (when a worker is about to sleep, and
+//!   before it hands an isolate with no render in flight a job);
 //! - no pretenuring alone (`--no-allocation-site-pretenuring`);
 //! - both, the default, at each semi-space size asked for.
 //!
@@ -29,7 +31,7 @@ fn variants(semi_spaces: &[usize]) -> Vec<(String, Vec<String>)> {
     };
     let mut variants = vec![
         ("before".to_owned(), no_idle(flags(PRETENURING))),
-        ("idle GC".to_owned(), flags(PRETENURING)),
+        ("between renders".to_owned(), flags(PRETENURING)),
         (
             "no pretenuring".to_owned(),
             no_idle(flags(pool::platform::DEFAULT_V8_FLAGS)),
