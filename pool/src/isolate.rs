@@ -37,21 +37,25 @@ impl ScavengeDue {
 }
 
 /// Bytes in the young generation (new space and new large objects, such as
-/// a render's HTML string) and the new space's capacity.
+/// a render's HTML string) and the new space's capacity. Called before
+/// jobs: the two spaces' indices are looked up by name once, as V8 numbers
+/// its spaces the same in every isolate.
 fn young_generation(isolate: &mut v8::Isolate) -> Option<(usize, usize)> {
-    let (mut used, mut capacity) = (0, None);
-    for i in 0..isolate.number_of_heap_spaces() {
-        let space = isolate.get_heap_space_statistics(i)?;
-        match space.space_name().to_bytes() {
-            b"new_space" => {
-                used += space.space_used_size();
-                capacity = Some(space.space_used_size() + space.space_available_size());
-            }
-            b"new_large_object_space" => used += space.space_used_size(),
-            _ => {}
-        }
-    }
-    Some((used, capacity?))
+    static SPACES: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
+    let (new, new_large) = (*SPACES.get_or_init(|| {
+        let mut index = |name: &[u8]| {
+            (0..isolate.number_of_heap_spaces()).find(|&i| {
+                isolate
+                    .get_heap_space_statistics(i)
+                    .is_some_and(|space| space.space_name().to_bytes() == name)
+            })
+        };
+        Some((index(b"new_space")?, index(b"new_large_object_space")?))
+    }))?;
+    let new = isolate.get_heap_space_statistics(new)?;
+    let new_large = isolate.get_heap_space_statistics(new_large)?;
+    let used = new.space_used_size() + new_large.space_used_size();
+    Some((used, new.space_used_size() + new.space_available_size()))
 }
 
 /// How a bundle was loaded into an isolate.
