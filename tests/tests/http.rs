@@ -271,10 +271,22 @@ fn ready_flips_only_after_warm_up_and_metrics_count_requests() {
         404
     );
 
-    let metrics = get(&server.url("/metrics"));
-    assert_eq!(metrics.status, 200);
+    // A worker answers before it is done with a job (the integrity check,
+    // its bookkeeping): it may count as busy for a moment after the reply.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let (metrics, samples) = loop {
+        let metrics = get(&server.url("/metrics"));
+        assert_eq!(metrics.status, 200);
+        let samples = parse_prometheus(&metrics.body);
+        let busy = samples
+            .iter()
+            .any(|(n, v)| n == "ssr_workers_busy" && *v != 0.0);
+        if !busy || std::time::Instant::now() > deadline {
+            break (metrics, samples);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
     assert!(metrics.content_type.starts_with("text/plain"));
-    let samples = parse_prometheus(&metrics.body);
     let value = |name: &str| -> f64 {
         samples
             .iter()
