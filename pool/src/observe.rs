@@ -22,7 +22,8 @@ pub trait PoolObserver: Send + Sync + 'static {
     /// Heap in use after a render.
     fn heap_used(&self, _worker: usize, _bytes: usize) {}
     /// A worker collected an isolate's young generation between renders
-    /// (idle, or before a job), instead of inside one.
+    /// (idle, before a job, or between warm-up renders), instead of inside
+    /// one.
     fn idle_collection(&self, _worker: usize) {}
     /// Memory the isolate holds (heap, V8's own allocations, buffers).
     fn isolate_memory(&self, _worker: usize, _bytes: usize) {}

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{RenderError, StartError};
 use crate::event_loop::{EventLoop, Start};
-use crate::isolate::{LoadReport, RenderIsolate};
+use crate::isolate::{LoadReport, RenderIsolate, ScavengeDue};
 use crate::job::{Job, JobClaim};
 use crate::worker::{BundleEntry, Shared};
 use crate::{RenderRequest, Rendered, Sample};
@@ -129,6 +129,17 @@ pub(crate) fn warm_up(
         let Some((k, sample)) = tally.next_sample() else {
             break;
         };
+        // As between requests: left to V8, back-to-back warm-up renders
+        // are scavenged mid-render, and what those scavenges promote and
+        // grow stays for the isolate's life (after 200 renders of the table
+        // page, 77 MB of heap against 12 MB).
+        if shared.config.idle_gc
+            && event_loop
+                .isolate
+                .collect_young_if_due(ScavengeDue::BeforeJob)
+        {
+            shared.observer.idle_collection(id);
+        }
         let job = sample_job(runtime, k, sample, results_tx.clone());
         event_loop.start(Start {
             component: job.request.component,

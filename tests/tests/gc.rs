@@ -1,14 +1,14 @@
 //! Garbage collection off the render path: a worker collects its isolate's
 //! young generation between renders (`PoolConfig::idle_gc`; here when it
-//! has nothing to do), and the pages rendered between those collections
-//! are Node's, byte for byte.
+//! has nothing to do, and between warm-up renders), and the pages rendered
+//! between those collections are Node's, byte for byte.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use e2e::{fixture, fixture_path, node_html, test_config, Job};
-use pool::{PoolConfig, PoolObserver, RenderPool, RenderRequest};
+use pool::{PoolConfig, PoolObserver, RenderPool, RenderRequest, Sample};
 use serde_json::json;
 
 #[derive(Default)]
@@ -60,4 +60,41 @@ async fn with_idle_gc_off_workers_collect_only_inside_renders() {
     };
     let (collections, _) = divs_with_pauses(config).await;
     assert_eq!(collections, 0);
+}
+
+/// The collections a one-worker pool ran by the time it was ready, after
+/// 40 warm-up renders of the divs page.
+async fn collections_during_warm_up(idle_gc: bool) -> usize {
+    let collections = Arc::new(IdleCollections::default());
+    let config = PoolConfig {
+        warmup_renders: 40,
+        idle_gc,
+        ..test_config(1)
+    };
+    let divs = Sample {
+        component: "Divs".into(),
+        props: "{}".into(),
+    };
+    let pool = RenderPool::builder(fixture("pages"))
+        .config(config)
+        .samples(vec![divs])
+        .observer(collections.clone())
+        .start()
+        .expect("pool starts");
+    pool.wait_ready().await.expect("pool becomes ready");
+    let count = collections.0.load(Ordering::Relaxed);
+    pool.shutdown().await;
+    count
+}
+
+#[tokio::test]
+async fn warm_up_renders_are_collected_between_too() {
+    // Several megabytes of garbage per render: without collections between
+    // the warm-up renders there is at most the one before the worker sleeps.
+    let collections = collections_during_warm_up(true).await;
+    assert!(
+        collections > 2,
+        "{collections} collections in 40 warm-up renders"
+    );
+    assert_eq!(collections_during_warm_up(false).await, 0);
 }
