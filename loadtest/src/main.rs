@@ -165,7 +165,7 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "table,divs,app")]
         pages: Vec<String>,
         /// Semi-space sizes (MiB) to run the default configuration with
-        #[arg(long, value_delimiter = ',', default_value = "32")]
+        #[arg(long, value_delimiter = ',', default_value = "16,32")]
         semi_spaces: Vec<usize>,
         /// Workers [default: available parallelism]
         #[arg(long)]

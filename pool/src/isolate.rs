@@ -162,12 +162,15 @@ fn create_isolate(
 ) -> Result<(v8::OwnedIsolate, IsolateAllocations), StartError> {
     let heap_bytes = config.heap_limit_mb << 20;
     // The young generation is three semi-spaces: from, to, and new large
-    // objects.
+    // objects. It starts at its full size: V8 grows it only when scavenges
+    // find much alive, which those between renders never do, so it would
+    // stay at its smallest and be scavenged once or more every render.
     let young_bytes = (config.semi_space_mb.max(1) << 20) * 3;
     let buffers = BufferBudget::new(heap_bytes);
     let params = v8::CreateParams::default()
         .heap_limits(0, heap_bytes)
         .set_max_young_generation_size_in_bytes(young_bytes)
+        .set_initial_young_generation_size_in_bytes(young_bytes)
         .array_buffer_allocator(BufferBudget::allocator(&buffers).make_shared());
     let mut isolate = match origin {
         Origin::Blank => {
