@@ -14,7 +14,8 @@ pub fn render(report: &Report) -> Value {
     let o = &report.overhead;
     map.insert(
         "overhead".into(),
-        json!({"clientMs": o.client, "poolMs": o.pool, "renderMs": o.render, "handOverMs": o.queue, "handBackMs": o.hand_back(), "clientPercent": o.client_percent(), "dispatchPercent": o.dispatch_percent()}),
+        json!({"clientMs": o.client, "poolMs": o.pool, "renderMs": o.render, "handOverMs": o.queue, "handBackMs": o.hand_back(), "clientPercent": o.client_percent(), "dispatchPercent": o.dispatch_percent(),
+            "bareThreads": {"handOverMs": o.floor.over, "handBackMs": o.floor.back, "percent": o.floor_percent()}}),
     );
     let s = &report.scenarios;
     map.insert(

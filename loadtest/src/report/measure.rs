@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::hand_off;
 use super::results::{KindResult, Overhead, PageResult, Report, Scenarios, BATCH_JOBS};
 use super::Options;
 use crate::http::{self, Call, LoadResult};
@@ -184,15 +185,25 @@ async fn overhead(page: &Page, out: &Path) -> Result<Overhead, String> {
     )
     .await?;
     let timings = http::timed_sequence(server.addr, &call, 600).await?;
+    drop(server);
     let measured = &timings[100..];
     let mean =
         |f: fn(&http::Timed) -> f64| measured.iter().map(f).sum::<f64>() / measured.len() as f64;
+    let (client, pool, render) = (mean(|t| t.client), mean(|t| t.pool), mean(|t| t.render));
+    // The same hand-offs without V8 or HTTP, around as long a render and
+    // as long a pause between requests.
+    let ms = |ms: f64| Duration::from_secs_f64(ms.max(0.0) / 1e3);
+    let (render_time, between) = (ms(render), ms(client - pool));
+    let floor = tokio::task::spawn_blocking(move || hand_off::measure(render_time, between, 500))
+        .await
+        .map_err(|e| e.to_string())??;
     Ok(Overhead {
         page: page.name,
-        client: mean(|t| t.client),
-        pool: mean(|t| t.pool),
-        render: mean(|t| t.render),
+        client,
+        pool,
+        render,
         queue: mean(|t| t.queue),
+        floor,
     })
 }
 

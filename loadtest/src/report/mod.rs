@@ -9,6 +9,7 @@
 //! [`measure`] runs everything into [`results::Report`]; [`markdown`],
 //! [`json`] and [`plots`] each write it one way.
 
+mod hand_off;
 mod json;
 mod markdown;
 mod measure;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::hand_off::HandOffs;
 use crate::http::LoadResult;
 use crate::node::NodeResult;
 use crate::servers::Kind;
@@ -142,6 +143,8 @@ pub struct Overhead {
     pub render: f64,
     /// Queued until a worker took the job: the hand-over to the worker.
     pub queue: f64,
+    /// The same two hand-offs between bare threads (`hand_off.rs`).
+    pub floor: HandOffs,
 }
 
 impl Overhead {
@@ -154,6 +157,11 @@ impl Overhead {
     /// What the client saw beyond the render, in percent of the render.
     pub fn client_percent(&self) -> f64 {
         (self.client - self.render) / self.render * 100.0
+    }
+
+    /// The bare threads' two hand-offs, in percent of the render.
+    pub fn floor_percent(&self) -> f64 {
+        (self.floor.over + self.floor.back) / self.render * 100.0
     }
 
     /// The pool round trip beyond the render, in percent of the render.
