@@ -57,8 +57,9 @@ pub struct PoolConfig {
     /// the young generation starts at its full size. With scavenges
     /// between renders (`idle_gc`), 16 MiB spends less time in GC per
     /// render than the old default of 32 MiB grown by V8 did, on every
-    /// benchmark page, for about 35 MiB per worker instead of 70 (32
-    /// MiB at full size: half as much GC as 16, 30 MiB more a worker).
+    /// benchmark page, and a worker costs about 45 MiB under load instead
+    /// of 90-110 (32 MiB at full size: two thirds of the GC time of 16,
+    /// about 20 MiB more a worker).
     pub semi_space_mb: usize,
     /// Collect an isolate's young generation between renders: when its
     /// worker has nothing else to do and it is half full, and before a job
