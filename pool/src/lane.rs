@@ -95,7 +95,11 @@ impl<'a> Worker<'a> {
             // Between two renders: under a full queue the worker is never
             // idle, and this is where the young generation is collected
             // with nothing in it alive.
-            self.collect_young_if_due(&mut event_loop.isolate, ScavengeDue::BeforeJob);
+            self.shared.collect_young_if_due(
+                self.id,
+                &mut event_loop.isolate,
+                ScavengeDue::BeforeJob,
+            );
         }
         self.accept(event_loop, job);
     }

@@ -133,12 +133,8 @@ pub(crate) fn warm_up(
         // are scavenged mid-render, and what those scavenges promote and
         // grow stays for the isolate's life (after 200 renders of the table
         // page, 77 MB of heap against 12 MB).
-        if shared.config.idle_gc
-            && event_loop
-                .isolate
-                .collect_young_if_due(ScavengeDue::BeforeJob)
-        {
-            shared.observer.idle_collection(id);
+        if shared.config.idle_gc {
+            shared.collect_young_if_due(id, &mut event_loop.isolate, ScavengeDue::BeforeJob);
         }
         let job = sample_job(runtime, k, sample, results_tx.clone());
         event_loop.start(Start {

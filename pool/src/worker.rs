@@ -106,6 +106,14 @@ impl Shared {
         Self::new(config, Arc::new(crate::NoopObserver), None, None).0
     }
 
+    /// Collects `isolate`'s young generation if it is due (see
+    /// [`RenderIsolate::collect_young_if_due`]), and says so.
+    pub fn collect_young_if_due(&self, id: usize, isolate: &mut RenderIsolate, due: ScavengeDue) {
+        if isolate.collect_young_if_due(due) {
+            self.observer.idle_collection(id);
+        }
+    }
+
     fn set_busy(&self, id: usize, busy: bool) {
         let since = if busy {
             self.epoch.elapsed().as_millis() as u64 + 1
@@ -352,19 +360,12 @@ impl<'a> Worker<'a> {
             if let Some(event_loop) = &mut lane.event_loop {
                 let isolate = &mut event_loop.isolate;
                 let was_poisoned = isolate.poisoned.is_some();
-                self.collect_young_if_due(isolate, ScavengeDue::Idle);
+                self.shared
+                    .collect_young_if_due(self.id, isolate, ScavengeDue::Idle);
                 poisoned |= !was_poisoned && isolate.poisoned.is_some();
             }
         }
         poisoned
-    }
-
-    /// Collects `isolate`'s young generation if it is due (see
-    /// [`RenderIsolate::collect_young_if_due`]), and says so.
-    pub(crate) fn collect_young_if_due(self, isolate: &mut RenderIsolate, due: ScavengeDue) {
-        if isolate.collect_young_if_due(due) {
-            self.shared.observer.idle_collection(self.id);
-        }
     }
 
     /// Starts a job unless its caller went away, gave up, or waited too long.
